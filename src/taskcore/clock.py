@@ -1,0 +1,100 @@
+"""The clock port: where taskcore reads the time.
+
+The pure core never reads the time itself (DESIGN.md, "Architecture"): services take a
+:class:`Clock` and pass instants down.  :class:`SystemClock` is the real one;
+:class:`ManualClock` is for tests, demos and replays, and only moves when told to.
+Every instant is a timezone-aware UTC :class:`~datetime.datetime`.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Clock", "ManualClock", "SystemClock", "format_instant", "parse_instant"]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Something that tells the current UTC time."""
+
+    def now(self) -> datetime:
+        """Return the current instant, timezone-aware, in UTC."""
+        ...
+
+
+class SystemClock:
+    """The machine's wall clock, in UTC."""
+
+    def now(self) -> datetime:
+        """Return ``datetime.now(UTC)``."""
+        return datetime.now(UTC)
+
+
+class ManualClock:
+    """A clock that stands still until moved.  Thread-safe (mutable, guarded by a lock).
+
+    Args:
+        start: the first instant it shows; naive values are taken as UTC.
+    """
+
+    def __init__(self, start: datetime = datetime(2024, 3, 14, 15, 30, tzinfo=UTC)) -> None:
+        self._lock = threading.Lock()
+        self._now = _as_utc(start)
+
+    def now(self) -> datetime:
+        """Return the instant the clock shows."""
+        with self._lock:
+            return self._now
+
+    def advance(self, by: timedelta | float) -> datetime:
+        """Move forward by ``by`` (a timedelta or seconds) and return the new instant.
+
+        Raises:
+            ValueError: ``by`` is negative; the clock is left where it was.
+        """
+        step = by if isinstance(by, timedelta) else timedelta(seconds=by)
+        if step < timedelta(0):
+            raise ValueError(f"a clock only moves forward, not by {step}")
+        with self._lock:
+            self._now += step
+            return self._now
+
+    def set(self, instant: datetime) -> None:
+        """Jump to ``instant``, which may not be earlier than now.
+
+        Raises:
+            ValueError: ``instant`` is in the past; the clock is left where it was.
+        """
+        instant = _as_utc(instant)
+        with self._lock:
+            if instant < self._now:
+                raise ValueError(f"a clock only moves forward: {instant} < {self._now}")
+            self._now = instant
+
+
+def _as_utc(instant: datetime) -> datetime:
+    if instant.tzinfo is None:
+        return instant.replace(tzinfo=UTC)
+    return instant.astimezone(UTC)
+
+
+def format_instant(instant: datetime) -> str:
+    """Format an instant as the seeds do: ``2024-03-14T15:30:00Z``.
+
+    Sub-second precision is kept when present (``2024-03-14T15:30:00.250000Z``), so
+    ordering survives a round trip.
+    """
+    instant = _as_utc(instant)
+    text = instant.replace(tzinfo=None).isoformat()
+    return f"{text}Z"
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse the seeds' timestamp form (``...Z`` or an explicit offset) into UTC.
+
+    Raises:
+        ValueError: ``text`` is not an ISO 8601 timestamp.
+    """
+    return _as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))

@@ -1,0 +1,369 @@
+"""Every error taskcore raises, as data.
+
+One root, :class:`TaskcoreError`.  Each concrete error has
+
+- a stable ``code`` (the API's own code where the API documents one, such as Claro's
+  ``DATASET_LOCKED``; otherwise taskcore's, such as ``VALIDATION_ERROR``),
+- an HTTP ``status`` (Claro documents none; ours are in DESIGN.md, "Decisions"),
+- a short ``title`` (the ``"error"`` field of Claro's error body),
+- the offending values as attributes (``active_task_id``, ``current_status``, ...),
+- ``details``: those values as the wire shows them (camelCase keys, as in the seeds),
+- an exact, human ``str()``.
+
+:data:`CATALOGUE` maps every code to its class; ``docs/errors.md`` is generated from it.
+Raising any of these errors leaves every task, lock and store as it was (STYLE.md rule 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+__all__ = [
+    "CATALOGUE",
+    "DatasetLocked",
+    "DatasetNotFound",
+    "IllegalTransition",
+    "InvalidSelection",
+    "LifecycleDefinitionError",
+    "NotFound",
+    "QuotaExceeded",
+    "TaskNotCancellable",
+    "TaskNotFound",
+    "TaskcoreError",
+    "Unauthorized",
+    "ValidationError",
+    "WebhookNotFound",
+]
+
+CATALOGUE: dict[str, type[TaskcoreError]] = {}
+"""Every error code taskcore can produce, mapped to the class that carries it."""
+
+
+class TaskcoreError(Exception):
+    """Root of every error taskcore raises.
+
+    Attributes:
+        message: the human sentence (also ``details["message"]`` on the wire where the
+            error has one).
+    """
+
+    code: ClassVar[str] = "TASKCORE_ERROR"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass that declares its own code joins the catalogue; one that only
+        # refines behaviour (an abstract family such as NotFound) does not.
+        if "code" in cls.__dict__:
+            if cls.code in CATALOGUE:  # pragma: no cover - a programming error at import
+                raise TypeError(f"error code {cls.code} declared twice")
+            CATALOGUE[cls.code] = cls
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """The error's values as the wire shows them (camelCase keys)."""
+        return {"message": self.message}
+
+    def to_wire(self) -> dict[str, Any]:
+        """The documented Claro error body: ``{"error", "code", "details"}``."""
+        return {"error": self.title, "code": self.code, "details": self.details}
+
+
+class LifecycleDefinitionError(TaskcoreError):
+    """A lifecycle table is malformed (a programming error, found at import time)."""
+
+    code = "LIFECYCLE_DEFINITION_ERROR"
+    status = 500
+    title = "Invalid lifecycle definition"
+
+
+class ValidationError(TaskcoreError, ValueError):
+    """A request is malformed: a wrong JSON type, an unknown field, a value out of range.
+
+    Attributes:
+        field: the offending field's wire name, or ``None`` for the body as a whole.
+    """
+
+    code = "VALIDATION_ERROR"
+    status = 400
+    title = "Invalid request"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    @property
+    def details(self) -> dict[str, Any]:
+        if self.field is None:
+            return {"message": self.message}
+        return {"message": self.message, "field": self.field}
+
+
+class Unauthorized(TaskcoreError):
+    """The caller's credentials are missing, unknown or lack the needed scope."""
+
+    code = "UNAUTHORIZED"
+    status = 401
+    title = "Unauthorized"
+
+
+class IllegalTransition(TaskcoreError):
+    """An event that the task's current state does not accept.  Nothing changed.
+
+    Attributes:
+        lifecycle: the lifecycle's name (``"claro.task"``).
+        state: the current state's wire value.
+        event: the refused event's wire value.
+        allowed: wire values of the events the current state does accept, sorted.
+        failed_guards: names of the guards that refused, when a row exists but none of
+            its guards held (empty when the state has no row for the event at all).
+    """
+
+    code = "ILLEGAL_TRANSITION"
+    status = 409
+    title = "Illegal transition"
+
+    def __init__(
+        self,
+        *,
+        lifecycle: str,
+        state: str,
+        event: str,
+        allowed: Sequence[str],
+        failed_guards: Sequence[str] = (),
+        message: str | None = None,
+    ) -> None:
+        self.lifecycle = lifecycle
+        self.state = state
+        self.event = event
+        self.allowed = tuple(allowed)
+        self.failed_guards = tuple(failed_guards)
+        if message is None:
+            message = self._default_message()
+        super().__init__(message)
+
+    def _default_message(self) -> str:
+        if self.failed_guards:
+            return (
+                f"{self.lifecycle}: event {self.event!r} refused in state {self.state!r}: "
+                f"guard {', '.join(self.failed_guards)} does not hold"
+            )
+        allowed = ", ".join(self.allowed) if self.allowed else "none"
+        return (
+            f"{self.lifecycle}: event {self.event!r} is not allowed in state "
+            f"{self.state!r}; allowed there: {allowed}"
+        )
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {
+            "message": self.message,
+            "lifecycle": self.lifecycle,
+            "currentStatus": self.state,
+            "event": self.event,
+            "allowedEvents": list(self.allowed),
+            "failedGuards": list(self.failed_guards),
+        }
+
+
+class TaskNotCancellable(IllegalTransition):
+    """Claro: cancel of a task that is already completed, failed or cancelled.
+
+    The documented body carries ``details.message`` and ``details.currentStatus``.
+    """
+
+    code = "TASK_NOT_CANCELLABLE"
+    status = 409
+    title = "Cannot cancel task"
+
+    def _default_message(self) -> str:
+        # DESIGN.md: the seed's message for completed/failed, ours for cancelled.
+        if self.state == "cancelled":
+            return "Task is already cancelled"
+        return "Task is already completed or failed"
+
+    @property
+    def current_status(self) -> str:
+        """The task's status when the cancel was refused (wire value)."""
+        return self.state
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"message": self.message, "currentStatus": self.state}
+
+
+class NotFound(TaskcoreError, LookupError):
+    """Something the caller named does not exist, or belongs to another tenant."""
+
+    status = 404
+
+
+class DatasetNotFound(NotFound):
+    """Claro ``DATASET_NOT_FOUND``: no such dataset for this caller."""
+
+    code = "DATASET_NOT_FOUND"
+    title = "Dataset not found"
+
+    def __init__(self, dataset_id: str) -> None:
+        self.dataset_id = dataset_id
+        super().__init__(f"Dataset {dataset_id} not found")
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"datasetId": self.dataset_id}
+
+
+class TaskNotFound(NotFound):
+    """Claro ``TASK_NOT_FOUND``: no such task under this dataset for this caller."""
+
+    code = "TASK_NOT_FOUND"
+    title = "Task not found"
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        super().__init__(f"Task {task_id} not found")
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"taskId": self.task_id}
+
+
+class WebhookNotFound(NotFound):
+    """Claro ``WEBHOOK_NOT_FOUND``: the ``webhookId`` names no registered webhook."""
+
+    code = "WEBHOOK_NOT_FOUND"
+    title = "Webhook not found"
+
+    def __init__(self, webhook_id: str) -> None:
+        self.webhook_id = webhook_id
+        super().__init__(f"Webhook {webhook_id} not found")
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"webhookId": self.webhook_id}
+
+
+class DatasetLocked(TaskcoreError):
+    """Claro ``DATASET_LOCKED``: another task holds the dataset's lease.
+
+    Attributes:
+        dataset_id: the locked dataset.
+        active_task_id: the task holding the lease.
+        expires_at: when that lease lapses unless renewed (ISO 8601), if known.
+    """
+
+    code = "DATASET_LOCKED"
+    status = 409
+    title = "Dataset is locked"
+
+    def __init__(
+        self, *, dataset_id: str, active_task_id: str, expires_at: str | None = None
+    ) -> None:
+        self.dataset_id = dataset_id
+        self.active_task_id = active_task_id
+        self.expires_at = expires_at
+        # The seed's exact details.message.
+        super().__init__("Dataset is currently being processed by another task")
+
+    def __str__(self) -> str:
+        return f"Dataset {self.dataset_id} is locked by task {self.active_task_id}"
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"message": self.message, "activeTaskId": self.active_task_id}
+
+
+class InvalidSelection(TaskcoreError, ValueError):
+    """Claro ``INVALID_SELECTION``: a bulk selection that cannot be honoured.
+
+    Attributes:
+        field: the offending field (``"cellIds"``, ``"rowIds"``, ``"columnIds"``), if one.
+        unknown_ids: the ids that name nothing in the dataset, in request order.
+    """
+
+    code = "INVALID_SELECTION"
+    status = 400
+    title = "Invalid cell selection"
+
+    COMBINED_MESSAGE: ClassVar[str] = (
+        "Cannot combine cellIds with rowIds or columnIds. Use either cellIds alone, "
+        "or rowIds/columnIds, or no IDs to process all empty cells"
+    )
+    """The seed's exact message for ``cellIds`` combined with rows or columns."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        unknown_ids: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.unknown_ids = tuple(unknown_ids)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        details: dict[str, Any] = {"message": self.message}
+        if self.field is not None:
+            details["field"] = self.field
+        if self.unknown_ids:
+            details["unknownIds"] = list(self.unknown_ids)
+        return details
+
+
+class QuotaExceeded(TaskcoreError):
+    """Claro ``QUOTA_EXCEEDED``: the account created its allowed number of tasks.
+
+    Attributes:
+        account_id: the account over its limit.
+        limit: tasks allowed per window.
+        window_seconds: the window's length.
+        retry_after_seconds: seconds until the oldest counted creation leaves the window.
+    """
+
+    code = "QUOTA_EXCEEDED"
+    status = 429
+    title = "Task creation limit reached"
+
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        limit: int,
+        window_seconds: float,
+        retry_after_seconds: float,
+    ) -> None:
+        self.account_id = account_id
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(
+            f"Task creation limit reached: {limit} tasks per {window_seconds:g} seconds"
+        )
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {
+            "message": self.message,
+            "limit": self.limit,
+            "windowSeconds": self.window_seconds,
+            "retryAfterSeconds": self.retry_after_seconds,
+        }
+
+
+def catalogue() -> Mapping[str, type[TaskcoreError]]:
+    """Every error code, sorted, mapped to its class (a read-only view for docs)."""
+    return dict(sorted(CATALOGUE.items()))
