@@ -1,0 +1,6 @@
+"""``python -m taskcore``: the command line (see :mod:`taskcore.cli`)."""
+
+from taskcore.cli import main
+
+if __name__ == "__main__":  # pragma: no cover - exercised as a subprocess
+    raise SystemExit(main())

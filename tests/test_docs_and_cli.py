@@ -1,0 +1,59 @@
+"""Generated docs stay in sync with the code; the CLI works as a user runs it."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from taskcore.claro import CLARO_TASK
+from taskcore.cli import main
+from taskcore.docs import render_mermaid, rendered_docs, write_docs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_committed_docs_match_the_code() -> None:
+    for relative, text in rendered_docs().items():
+        path = ROOT / "docs" / relative
+        assert path.exists(), f"{path} missing: run make docs"
+        assert text == path.read_text(encoding="utf-8"), f"{path} is stale: run make docs"
+
+
+def test_mermaid_diagram_has_every_row_and_the_guard() -> None:
+    diagram = render_mermaid(CLARO_TASK)
+    assert diagram.startswith("stateDiagram-v2\n    [*] --> queued")
+    assert "processing --> completed: complete [all_recorded]" in diagram
+    assert len(list(CLARO_TASK.rows())) + 1 + 3 == diagram.count("-->")
+
+
+def test_write_docs_writes_only_what_changed(tmp_path: Path) -> None:
+    assert len(rendered_docs()) == len(write_docs(tmp_path))
+    assert write_docs(tmp_path) == []
+
+
+def test_docs_check_reports_drift(tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert main(["docs", str(tmp_path), "--check"], out) == 1
+    assert "stale:" in out.getvalue()
+    assert main(["docs", str(tmp_path)], io.StringIO()) == 0
+    assert main(["docs", str(tmp_path), "--check"], io.StringIO()) == 0
+
+
+def test_demo_runs_as_a_subprocess() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "taskcore", "demo"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert "TASK_NOT_CANCELLABLE" in result.stdout
+    assert "-> completed" in result.stdout
+
+
+def test_demo_walks_a_task_to_completion_and_shows_a_refused_cancel() -> None:
+    out = io.StringIO()
+    assert main(["demo"], out) == 0
+    assert "cancel refused (409): Task is already completed or failed" in out.getvalue()

@@ -1,0 +1,249 @@
+"""The lifecycle kernel: definition checks, firing, refusals, introspection, and the
+compiled lookup agreeing with the shared ``transitions.Machine`` for every state, event
+and guard outcome."""
+
+from __future__ import annotations
+
+import ast
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from taskcore import Guard, IllegalTransition, Lifecycle, LifecycleDefinitionError, When
+from taskcore.docs import LIFECYCLES
+
+
+class Light(StrEnum):
+    OFF = "off"
+    ON = "on"
+    BROKEN = "broken"
+
+
+class Press(StrEnum):
+    TOGGLE = "toggle"
+    SMASH = "smash"
+
+
+HAS_POWER: Guard[dict[str, bool]] = Guard("has_power", lambda c: c["power"], "mains is on")
+IS_FRAGILE: Guard[dict[str, bool]] = Guard("is_fragile", lambda c: c["fragile"], "glass bulb")
+
+
+def lamp() -> Lifecycle[Light, Press, dict[str, bool]]:
+    """A toy with a guarded row and a row of alternatives (guarded, then fallback)."""
+    return Lifecycle(
+        "toy.lamp",
+        states=Light,
+        events=Press,
+        initial=Light.OFF,
+        table={
+            Light.OFF: {Press.TOGGLE: When(HAS_POWER, Light.ON), Press.SMASH: Light.BROKEN},
+            Light.ON: {
+                Press.TOGGLE: Light.OFF,
+                Press.SMASH: (When(IS_FRAGILE, Light.BROKEN), Light.OFF),
+            },
+            Light.BROKEN: {},
+        },
+    )
+
+
+def test_unguarded_row_fires_to_its_target() -> None:
+    assert lamp().fire(Light.OFF, Press.SMASH) == Light.BROKEN
+
+
+def test_guarded_row_fires_when_its_guard_holds() -> None:
+    assert lamp().fire(Light.OFF, Press.TOGGLE, {"power": True}) == Light.ON
+
+
+def test_guarded_row_is_refused_naming_the_guard_when_it_does_not_hold() -> None:
+    with pytest.raises(IllegalTransition) as caught:
+        lamp().fire(Light.OFF, Press.TOGGLE, {"power": False})
+    error = caught.value
+    assert (error.lifecycle, error.state, error.event) == ("toy.lamp", "off", "toggle")
+    assert error.failed_guards == ("has_power",)
+    assert error.allowed == ("toggle", "smash")
+    assert (
+        str(error)
+        == "toy.lamp: event 'toggle' refused in state 'off': guard has_power does not hold"
+    )
+
+
+def test_alternatives_are_tried_in_order_and_the_unguarded_one_is_the_fallback() -> None:
+    assert lamp().fire(Light.ON, Press.SMASH, {"fragile": True}) == Light.BROKEN
+    assert lamp().fire(Light.ON, Press.SMASH, {"fragile": False}) == Light.OFF
+
+
+def test_terminal_state_refuses_every_event_and_names_none_allowed() -> None:
+    with pytest.raises(IllegalTransition) as caught:
+        lamp().fire(Light.BROKEN, Press.TOGGLE)
+    assert caught.value.allowed == ()
+    assert (
+        str(caught.value)
+        == "toy.lamp: event 'toggle' is not allowed in state 'broken'; allowed there: none"
+    )
+    assert caught.value.status == 409
+    assert caught.value.code == "ILLEGAL_TRANSITION"
+
+
+def test_a_guarded_row_without_context_is_a_programming_error() -> None:
+    with pytest.raises(TypeError, match="guarded by 'has_power'"):
+        lamp().fire(Light.OFF, Press.TOGGLE)
+
+
+def test_can_fire_answers_without_raising() -> None:
+    machine = lamp()
+    assert machine.can_fire(Light.OFF, Press.SMASH)
+    assert not machine.can_fire(Light.BROKEN, Press.SMASH)
+    assert not machine.can_fire(Light.OFF, Press.TOGGLE, {"power": False})
+
+
+def test_introspection_reports_states_initial_terminal_and_allowed_events() -> None:
+    machine = lamp()
+    assert machine.states == (Light.OFF, Light.ON, Light.BROKEN)
+    assert machine.events == (Press.TOGGLE, Press.SMASH)
+    assert machine.initial == Light.OFF
+    assert frozenset({Light.BROKEN}) == machine.terminal
+    assert machine.is_terminal(Light.BROKEN)
+    assert not machine.is_terminal(Light.ON)
+    assert machine.allowed(Light.ON) == (Press.TOGGLE, Press.SMASH)
+    assert machine.allowed(Light.BROKEN) == ()
+    assert frozenset(Light) == machine.reachable()
+    assert frozenset({Light.BROKEN}) == machine.reachable(Light.BROKEN)
+    assert tuple(g.name for g in machine.guards()) == ("has_power", "is_fragile")
+    assert len(list(machine.rows())) == 5
+    assert repr(machine) == "<Lifecycle toy.lamp: 3 states, 5 rows>"
+
+
+@pytest.mark.parametrize(
+    ("table", "initial", "why"),
+    [
+        ({Light.OFF: {Press.TOGGLE: Light.ON, Press.SMASH: Light.BROKEN}, Light.ON: {}},
+         Light.OFF, "states without a row"),
+        ({Light.OFF: {Press.TOGGLE: "lit", Press.SMASH: Light.BROKEN}, Light.ON: {},
+          Light.BROKEN: {}}, Light.OFF, "not a state"),
+        ({Light.OFF: {Press.TOGGLE: Light.ON}, Light.ON: {}, Light.BROKEN: {}},
+         Light.OFF, "events no row uses"),
+        ({Light.OFF: {Press.TOGGLE: Light.ON, Press.SMASH: Light.OFF}, Light.ON: {},
+          Light.BROKEN: {}}, Light.OFF, "unreachable"),
+        ({Light.OFF: {Press.TOGGLE: (Light.ON, When(HAS_POWER, Light.BROKEN)),
+                      Press.SMASH: Light.BROKEN}, Light.ON: {}, Light.BROKEN: {}},
+         Light.OFF, "unguarded alternative must come last"),
+        ({Light.OFF: {"push": Light.ON, Press.SMASH: Light.BROKEN}, Light.ON: {},
+          Light.BROKEN: {}}, Light.OFF, "unknown event"),
+        ({Light.OFF: {Press.TOGGLE: Light.ON, Press.SMASH: Light.BROKEN}, Light.ON: {},
+          Light.BROKEN: {}, "dim": {}}, Light.OFF, "unknown state"),
+        ({Light.OFF: {}, Light.ON: {}, Light.BROKEN: {}}, "dim", "is not a state"),
+    ],
+    ids=["missing-row", "bad-target", "unused-event", "unreachable", "fallback-first",
+         "unknown-event", "unknown-state", "bad-initial"],
+)  # fmt: skip
+def test_malformed_tables_are_refused_when_declared(table: Any, initial: Any, why: str) -> None:
+    with pytest.raises(LifecycleDefinitionError, match=why):
+        Lifecycle("toy.bad", states=Light, events=Press, initial=initial, table=table)
+
+
+# -- the compiled lookup agrees with the transitions Machine -------------------------------
+
+ALL_LIFECYCLES: list[Lifecycle[Any, Any, Any]] = [lamp(), *LIFECYCLES]
+
+
+class AnyContext:
+    """A context every guard of every lifecycle can read; each guard's answer is drawn."""
+
+    def __init__(self, outcomes: dict[str, bool]) -> None:
+        self.outcomes = outcomes
+
+
+@st.composite
+def fire_cases(draw: st.DrawFn) -> tuple[Lifecycle[Any, Any, Any], Any, Any, dict[str, bool]]:
+    lifecycle = draw(st.sampled_from(ALL_LIFECYCLES))
+    state = draw(st.sampled_from(lifecycle.states))
+    event = draw(st.sampled_from(lifecycle.events))
+    outcomes = {g.name: draw(st.booleans()) for g in lifecycle.guards()}
+    return lifecycle, state, event, outcomes
+
+
+def _with_guards_forced(lifecycle: Lifecycle[Any, Any, Any], outcomes: dict[str, bool]) -> Any:
+    """A context under which each guard answers ``outcomes[guard.name]``."""
+    forced: dict[str, Any] = {}
+    for guard in lifecycle.guards():
+        # Find a context for which the real predicate gives the drawn answer.
+        forced[guard.name] = _witness(guard, outcomes[guard.name])
+    return _Merged(forced)
+
+
+class _Merged:
+    """Answers each guard's attribute reads from the witness chosen for that guard."""
+
+    def __init__(self, witnesses: dict[str, Any]) -> None:
+        self.witnesses = witnesses
+
+    def __getattr__(self, name: str) -> Any:
+        values = {getattr(w, name, None) for w in self.witnesses.values()} - {None}
+        if len(values) != 1:
+            raise AttributeError(name)
+        return values.pop()
+
+    def __getitem__(self, key: str) -> Any:
+        for witness in self.witnesses.values():
+            if isinstance(witness, dict) and key in witness:
+                return witness[key]
+        raise KeyError(key)
+
+
+class _Progress:
+    def __init__(self, completed: int, total: int) -> None:
+        self.completed = completed
+        self.total = total
+
+
+_WITNESSES: dict[str, dict[bool, Any]] = {
+    "has_power": {True: {"power": True}, False: {"power": False}},
+    "is_fragile": {True: {"fragile": True}, False: {"fragile": False}},
+    "all_recorded": {True: _Progress(3, 3), False: _Progress(2, 3)},
+}
+
+
+def _witness(guard: Guard[Any], outcome: bool) -> Any:
+    witness = _WITNESSES[guard.name][outcome]
+    assert outcome == guard(witness)
+    return witness
+
+
+def test_every_guard_of_every_lifecycle_has_witnesses_for_both_outcomes() -> None:
+    names = {g.name for lc in ALL_LIFECYCLES for g in lc.guards()}
+    assert names == set(_WITNESSES)
+
+
+@given(fire_cases())
+def test_compiled_lookup_agrees_with_the_transitions_machine(
+    case: tuple[Lifecycle[Any, Any, Any], Any, Any, dict[str, bool]],
+) -> None:
+    lifecycle, state, event, outcomes = case
+    context = _with_guards_forced(lifecycle, outcomes)
+    expected = lifecycle.reference_fire(state, event, context)
+    try:
+        actual = lifecycle.fire(state, event, context)
+    except IllegalTransition as error:
+        assert expected is None
+        assert (state.value, event.value) == (error.state, error.event)
+    else:
+        assert expected == actual
+
+
+def test_only_the_engine_module_imports_transitions() -> None:
+    importers = []
+    for path in Path("src/taskcore").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names] if isinstance(node, ast.Import)
+                else [node.module or ""] if isinstance(node, ast.ImportFrom)
+                else []
+            )  # fmt: skip
+            if any(n == "transitions" or n.startswith("transitions.") for n in names):
+                importers.append(path.name)
+    assert importers == ["_engine.py"]
