@@ -23,11 +23,14 @@ __all__ = [
     "CATALOGUE",
     "DatasetLocked",
     "DatasetNotFound",
+    "IdempotencyConflict",
     "IllegalTransition",
     "InvalidSelection",
     "LifecycleDefinitionError",
+    "MethodNotAllowed",
     "NotFound",
     "QuotaExceeded",
+    "RouteNotFound",
     "TaskNotCancellable",
     "TaskNotFound",
     "TaskcoreError",
@@ -117,6 +120,61 @@ class Unauthorized(TaskcoreError):
     code = "UNAUTHORIZED"
     status = 401
     title = "Unauthorized"
+
+
+class RouteNotFound(TaskcoreError, LookupError):
+    """No route of the API matches the request's path."""
+
+    code = "NOT_FOUND"
+    status = 404
+    title = "Not found"
+
+    def __init__(self, method: str, path: str) -> None:
+        self.method = method
+        self.path = path
+        super().__init__(f"No route for {method} {path}")
+
+
+class MethodNotAllowed(TaskcoreError):
+    """The path exists, but not with this method.
+
+    Attributes:
+        allowed: the methods the path accepts, comma-separated (the ``Allow`` header).
+    """
+
+    code = "METHOD_NOT_ALLOWED"
+    status = 405
+    title = "Method not allowed"
+
+    def __init__(self, method: str, path: str, allowed: str) -> None:
+        self.method = method
+        self.path = path
+        self.allowed = allowed
+        super().__init__(f"{method} is not allowed on {path}; allowed: {allowed}")
+
+
+class IdempotencyConflict(TaskcoreError):
+    """An idempotency key reused for a different request.
+
+    Attributes:
+        key: the reused key.
+        task_id: the task the key already created.
+    """
+
+    code = "IDEMPOTENCY_CONFLICT"
+    status = 409
+    title = "Idempotency key reused"
+
+    def __init__(self, key: str, task_id: str) -> None:
+        self.key = key
+        self.task_id = task_id
+        super().__init__(
+            f"Idempotency key {key!r} was already used for a different request (task {task_id})"
+        )
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"message": self.message, "idempotencyKey": self.key, "taskId": self.task_id}
 
 
 class IllegalTransition(TaskcoreError):

@@ -1,0 +1,241 @@
+"""Claro's JSON wire format (seed ``000_d988adf86e3a34c4.txt``), in and out.
+
+Requests are parsed strictly: unknown fields, wrong JSON types and out-of-range values
+are refused with ``VALIDATION_ERROR`` (a selection problem with ``INVALID_SELECTION``),
+naming the field.  Responses have exactly the seed's field names, order and value types;
+which optional fields appear is decided here, once (docs/claro.md, "Wire format"):
+
+- ``webhookId`` appears when the task has one.
+- ``rowCount`` on ``new_rows`` tasks; ``targetCells`` and ``processOnlyEmpty`` on bulk.
+- ``estimatedDuration`` while ``queued`` (and in the create response);
+  ``estimatedCompletion`` while ``processing``.
+- ``progress`` on every status read; ``results`` and ``completedAt`` only once
+  completed; ``startedAt`` once started; ``cancelledAt`` once cancelled;
+  ``failedAt`` and ``failureReason`` once failed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from taskcore.claro.lifecycle import ClaroStatus
+from taskcore.claro.selection import Selection
+from taskcore.claro.task import ClaroTask, TaskType
+from taskcore.clock import format_instant
+from taskcore.errors import ValidationError
+
+__all__ = [
+    "MAX_ROW_COUNT",
+    "BulkRequest",
+    "NewRowsRequest",
+    "cancel_response",
+    "created_response",
+    "format_duration",
+    "parse_bulk",
+    "parse_new_rows",
+    "status_response",
+    "webhook_payload",
+]
+
+MAX_ROW_COUNT = 10_000
+"""The seed's maximum ``rowCount``."""
+
+_SELECTION_FIELDS = ("cellIds", "rowIds", "columnIds", "processOnlyEmpty")
+
+
+@attrs.frozen
+class NewRowsRequest:
+    """A parsed ``POST .../tasks/new-rows`` body."""
+
+    row_count: int
+    webhook_id: str | None = None
+
+
+@attrs.frozen
+class BulkRequest:
+    """A parsed ``POST .../tasks/bulk`` body."""
+
+    selection: Selection
+    webhook_id: str | None = None
+
+
+def _object(body: Any) -> Mapping[str, Any]:
+    if not isinstance(body, dict):
+        raise ValidationError("Request body must be a JSON object")
+    return body
+
+
+def _refuse_unknown(body: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    unknown = sorted(k for k in body if k not in known)
+    if unknown:
+        raise ValidationError(
+            f"Unknown field(s): {', '.join(unknown)}; allowed: {', '.join(known)}",
+            field=unknown[0],
+        )
+
+
+def _webhook_id(body: Mapping[str, Any]) -> str | None:
+    value = body.get("webhookId")
+    if value is None and "webhookId" not in body:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValidationError("webhookId must be a non-empty string", field="webhookId")
+    return value
+
+
+def parse_new_rows(body: Any) -> NewRowsRequest:
+    """Parse a new-rows request body.
+
+    Raises:
+        ValidationError: not an object, an unknown field, ``rowCount`` missing, not an
+            integer, or outside 1..10000, or ``webhookId`` not a non-empty string.
+    """
+    body = _object(body)
+    _refuse_unknown(body, ("rowCount", "webhookId"))
+    if "rowCount" not in body:
+        raise ValidationError("rowCount is required", field="rowCount")
+    row_count = body["rowCount"]
+    if isinstance(row_count, float) and row_count.is_integer():
+        row_count = int(row_count)  # JSON has one number type: 100.0 is 100
+    if isinstance(row_count, bool) or not isinstance(row_count, int):
+        raise ValidationError("rowCount must be an integer", field="rowCount")
+    if not 1 <= row_count <= MAX_ROW_COUNT:
+        raise ValidationError(
+            f"rowCount must be between 1 and {MAX_ROW_COUNT}, not {row_count}", field="rowCount"
+        )
+    return NewRowsRequest(row_count, _webhook_id(body))
+
+
+def parse_bulk(body: Any) -> BulkRequest:
+    """Parse a bulk request body.
+
+    Raises:
+        ValidationError: not an object, an unknown field, a wrong JSON type.
+        InvalidSelection: ``cellIds`` with ``rowIds``/``columnIds``, or an empty array.
+    """
+    body = _object(body)
+    _refuse_unknown(body, (*_SELECTION_FIELDS, "webhookId"))
+    webhook_id = _webhook_id(body)
+    selection = Selection.from_wire({k: v for k, v in body.items() if k in _SELECTION_FIELDS})
+    return BulkRequest(selection, webhook_id)
+
+
+def format_duration(low_seconds: float, high_seconds: float) -> str:
+    """The seed's ``estimatedDuration`` form: ``"5-10 minutes"``, ``"2-4 hours"``."""
+    low_minutes = max(1, math.floor(low_seconds / 60))
+    high_minutes = max(low_minutes + 1, math.ceil(high_seconds / 60))
+    if high_minutes <= 120:
+        return f"{low_minutes}-{high_minutes} minutes"
+    low_hours = max(1, math.floor(low_minutes / 60))
+    high_hours = max(low_hours + 1, math.ceil(high_minutes / 60))
+    return f"{low_hours}-{high_hours} hours"
+
+
+def _head(task: ClaroTask) -> dict[str, Any]:
+    return {
+        "taskId": task.task_id,
+        "datasetId": task.dataset_id,
+        "type": task.type.value,
+        "status": task.status.value,
+    }
+
+
+def _size(task: ClaroTask) -> dict[str, Any]:
+    if task.type is TaskType.NEW_ROWS:
+        return {"rowCount": task.row_count}
+    assert task.selection is not None
+    return {"targetCells": task.total, "processOnlyEmpty": task.selection.process_only_empty}
+
+
+def _webhook(task: ClaroTask) -> dict[str, Any]:
+    return {} if task.webhook_id is None else {"webhookId": task.webhook_id}
+
+
+def created_response(task: ClaroTask) -> dict[str, Any]:
+    """The documented create response (both task types), status ``queued``."""
+    return {
+        **_head(task),
+        **_size(task),
+        "estimatedDuration": format_duration(task.estimate_low, task.estimate_high),
+        "createdAt": format_instant(task.created_at),
+        **_webhook(task),
+    }
+
+
+def estimated_completion(task: ClaroTask, now: datetime) -> datetime:
+    """When a processing task should finish, from its pace so far.
+
+    With no outcome yet, the start plus the estimator's high bound; otherwise the
+    elapsed time per completed target times all targets, counted from the start, and
+    never earlier than ``now``.
+    """
+    assert task.started_at is not None
+    if task.completed == 0 or task.total == 0:
+        return task.started_at + timedelta(seconds=task.estimate_high)
+    elapsed = now - task.started_at
+    finish = task.started_at + elapsed * task.total / task.completed
+    return max(finish, now)
+
+
+def status_response(task: ClaroTask, now: datetime) -> dict[str, Any]:
+    """The documented ``GET .../tasks/{taskId}`` response for any status."""
+    wire: dict[str, Any] = {**_head(task), "progress": task.progress.to_wire(), **_size(task)}
+    status = task.status
+    if status is ClaroStatus.COMPLETED:
+        wire["results"] = task.results.to_wire()
+    if status is ClaroStatus.QUEUED:
+        wire["estimatedDuration"] = format_duration(task.estimate_low, task.estimate_high)
+    if status is ClaroStatus.PROCESSING:
+        wire["estimatedCompletion"] = format_instant(estimated_completion(task, now))
+    wire["createdAt"] = format_instant(task.created_at)
+    for key, instant in (
+        ("startedAt", task.started_at),
+        ("completedAt", task.completed_at),
+        ("cancelledAt", task.cancelled_at),
+        ("failedAt", task.failed_at),
+    ):
+        if instant is not None:
+            wire[key] = format_instant(instant)
+    if task.failure_reason is not None:
+        wire["failureReason"] = task.failure_reason
+    wire.update(_webhook(task))
+    return wire
+
+
+def cancel_response(task: ClaroTask) -> dict[str, Any]:
+    """The documented cancel response."""
+    assert task.cancelled_at is not None
+    return {
+        "message": "Task cancelled successfully",
+        "taskId": task.task_id,
+        "status": task.status.value,
+        "cancelledAt": format_instant(task.cancelled_at),
+    }
+
+
+def webhook_payload(task: ClaroTask) -> dict[str, Any]:
+    """The documented webhook payload for a completed task, and its failed counterpart.
+
+    The seed documents the completed payload; a failed task's has ``failedAt`` and
+    ``failureReason`` in place of ``completedAt`` and ``results`` (DESIGN.md).
+    """
+    wire: dict[str, Any] = {
+        "taskId": task.task_id,
+        "datasetId": task.dataset_id,
+        "status": task.status.value,
+        "type": task.type.value,
+    }
+    if task.status is ClaroStatus.COMPLETED:
+        assert task.completed_at is not None
+        wire["completedAt"] = format_instant(task.completed_at)
+        wire["results"] = task.results.to_wire()
+    else:
+        assert task.failed_at is not None
+        wire["failedAt"] = format_instant(task.failed_at)
+        wire["failureReason"] = task.failure_reason
+    return wire
