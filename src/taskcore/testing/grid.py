@@ -84,7 +84,10 @@ class GridMachine(RuleBasedStateMachine):
         unknown_row = unknown_row or not self.columns or not self.rows
         # Fresh ids start with "r:" or "c%": an "x" id is never one of the grid's.
         row = "x" + junk if unknown_row else data.draw(st.sampled_from(self.rows))
-        column = data.draw(st.sampled_from(self.columns)) if unknown_row else "x" + junk
+        if not unknown_row:
+            column = "x" + junk
+        else:  # the row is looked up first, so any column does
+            column = data.draw(st.sampled_from(self.columns)) if self.columns else "x"
         note(f"set_filled({row!r}, {column!r}, True) must be refused")
         before = self.grid.dump()
         refused: GridIdNotFound | None = None
