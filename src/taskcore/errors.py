@@ -23,6 +23,7 @@ __all__ = [
     "CATALOGUE",
     "DatasetLocked",
     "DatasetNotFound",
+    "GridIdNotFound",
     "IdempotencyConflict",
     "IllegalTransition",
     "InvalidSelection",
@@ -425,3 +426,29 @@ class QuotaExceeded(TaskcoreError):
 def catalogue() -> Mapping[str, type[TaskcoreError]]:
     """Every error code, sorted, mapped to its class (a read-only view for docs)."""
     return dict(sorted(CATALOGUE.items()))
+
+
+# --- Dataset grid (issue 3) -------------------------------------------------------------
+# Claro documents no code for a row, column or cell id that a *grid operation* (not a bulk
+# selection: that is INVALID_SELECTION) does not know; GRID_ID_NOT_FOUND is taskcore's.
+
+
+class GridIdNotFound(NotFound):
+    """A dataset grid has no row, column or cell with this id.  Nothing changed.
+
+    Attributes:
+        kind: ``"row"``, ``"column"`` or ``"cell"``.
+        grid_id: the unknown id.
+    """
+
+    code = "GRID_ID_NOT_FOUND"
+    title = "Grid id not found"
+
+    def __init__(self, kind: str, grid_id: str) -> None:
+        self.kind = kind
+        self.grid_id = grid_id
+        super().__init__(f"Dataset has no {kind} with id {grid_id!r}")
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"message": self.message, "kind": self.kind, "id": self.grid_id}

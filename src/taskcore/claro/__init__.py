@@ -1,5 +1,6 @@
 """Claro dataset tasks (seed ``000_d988adf86e3a34c4.txt``)."""
 
+from taskcore.claro.grid import CellCodec, CellTable, DefaultCellCodec, Grid
 from taskcore.claro.lifecycle import (
     ALL_RECORDED,
     CLARO_TASK,
@@ -7,5 +8,19 @@ from taskcore.claro.lifecycle import (
     ClaroStatus,
     Recorded,
 )
+from taskcore.claro.selection import Resolution, Selection, TargetMode
 
-__all__ = ["ALL_RECORDED", "CLARO_TASK", "ClaroEvent", "ClaroStatus", "Recorded"]
+__all__ = [
+    "ALL_RECORDED",
+    "CLARO_TASK",
+    "CellCodec",
+    "CellTable",
+    "ClaroEvent",
+    "ClaroStatus",
+    "DefaultCellCodec",
+    "Grid",
+    "Recorded",
+    "Resolution",
+    "Selection",
+    "TargetMode",
+]
