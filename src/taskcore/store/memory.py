@@ -2,9 +2,9 @@
 
 Thread-safe.  A unit holds the store's lock from begin to commit or rollback, so units
 are serialised and nobody sees a unit's writes before it commits; each write notes what
-it replaced, and a unit that raises puts all of it back, so it leaves nothing behind.  Values are kept as the very objects put (no copy, no
-JSON round trip): that is what makes it fast, and why the port asks callers to treat
-values as read-only.
+it replaced, and a unit that raises puts all of it back, so it leaves nothing behind.
+Values are kept as the very objects put (no copy, no JSON round trip): that is what
+makes it fast, and why the port asks callers to treat values as read-only.
 """
 
 from __future__ import annotations
