@@ -27,11 +27,13 @@ __all__ = [
     "IdempotencyConflict",
     "IllegalTransition",
     "InvalidSelection",
+    "LeaseNotHeld",
     "LifecycleDefinitionError",
     "MethodNotAllowed",
     "NotFound",
     "QuotaExceeded",
     "RouteNotFound",
+    "StaleToken",
     "TaskNotCancellable",
     "TaskNotFound",
     "TaskcoreError",
@@ -452,3 +454,75 @@ class GridIdNotFound(NotFound):
     @property
     def details(self) -> dict[str, Any]:
         return {"message": self.message, "kind": self.kind, "id": self.grid_id}
+
+
+# --- Locks (docs/locks.md) -------------------------------------------------------------
+# taskcore's own codes: Claro documents only DATASET_LOCKED.  Both are 409 like it: the
+# request is well formed but conflicts with the lock's current state.
+
+
+class LeaseNotHeld(TaskcoreError):
+    """A renew, release-check or fenced write names a lease that does not hold the resource.
+
+    The token is not older than the resource's latest grant, but no lease with that token
+    holds the resource now: it was released, or was never issued.  Nothing changed.
+
+    Attributes:
+        resource_id: the resource (dataset) named.
+        token: the fencing token presented.
+        active_task_id: the task holding the resource now, or ``None`` when it is free.
+    """
+
+    code = "LEASE_NOT_HELD"
+    status = 409
+    title = "Lease not held"
+
+    def __init__(self, *, resource_id: str, token: int, active_task_id: str | None) -> None:
+        self.resource_id = resource_id
+        self.token = token
+        self.active_task_id = active_task_id
+        holder = "nobody" if active_task_id is None else f"task {active_task_id}"
+        super().__init__(f"Token {token} holds no lease on {resource_id}; it is held by {holder}")
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {
+            "message": self.message,
+            "resourceId": self.resource_id,
+            "token": self.token,
+            "activeTaskId": self.active_task_id,
+        }
+
+
+class StaleToken(TaskcoreError):
+    """A fencing token older than the resource's latest grant.  Nothing changed.
+
+    The lease it belonged to was released or taken over after it expired; whoever holds
+    it must stop writing.
+
+    Attributes:
+        resource_id: the resource (dataset) named.
+        token: the stale token presented.
+        current_token: the latest token granted on the resource.
+    """
+
+    code = "STALE_TOKEN"
+    status = 409
+    title = "Stale fencing token"
+
+    def __init__(self, *, resource_id: str, token: int, current_token: int) -> None:
+        self.resource_id = resource_id
+        self.token = token
+        self.current_token = current_token
+        super().__init__(
+            f"Token {token} on {resource_id} is stale: the latest token granted is {current_token}"
+        )
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {
+            "message": self.message,
+            "resourceId": self.resource_id,
+            "token": self.token,
+            "currentToken": self.current_token,
+        }

@@ -1,0 +1,193 @@
+"""The store port's rules, on every store: units commit whole or not at all."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from taskcore.clock import ManualClock
+from taskcore.store import MemoryStore, SqliteStore, Store, Unit
+
+StoreFactory = Callable[[ManualClock], Store]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    made: list[Store] = []
+
+    def make(clock: ManualClock) -> Store:
+        if request.param == "memory":
+            store: Store = MemoryStore(clock=clock)
+        else:
+            store = SqliteStore(tmp_path / f"store-{len(made)}.db", clock=clock)
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store: StoreFactory) -> Store:
+    return make_store(ManualClock())
+
+
+class Boom(Exception):
+    pass
+
+
+def snapshot(store: Store, *tables: str) -> dict[str, list[tuple[str, object]]]:
+    with store.unit() as unit:
+        return {table: list(unit.items(table)) for table in tables}
+
+
+def test_every_store_implements_the_port(store: Store) -> None:
+    assert isinstance(store, Store)
+    with store.unit() as unit:
+        assert isinstance(unit, Unit)
+
+
+def test_a_committed_unit_is_seen_by_the_next(store: Store) -> None:
+    with store.unit() as unit:
+        unit.put("tasks", "t1", {"status": "queued", "n": [1, 2.5, True, None]})
+    with store.unit() as unit:
+        assert {"status": "queued", "n": [1, 2.5, True, None]} == unit.get("tasks", "t1")
+        assert unit.get("tasks", "t2") is None
+        assert unit.get("other", "t1") is None
+
+
+def test_a_unit_sees_its_own_writes_before_commit(store: Store) -> None:
+    with store.unit() as unit:
+        unit.put("tasks", "t1", 1)
+        assert 1 == unit.get("tasks", "t1")
+        unit.delete("tasks", "t1")
+        assert unit.get("tasks", "t1") is None
+        assert [] == list(unit.items("tasks"))
+
+
+def test_a_unit_that_raises_leaves_nothing_behind(store: Store) -> None:
+    with store.unit() as unit:
+        unit.put("tasks", "kept", "old")
+        unit.put("tasks", "doomed", "old")
+    before = snapshot(store, "tasks", "locks")
+
+    def change_everything_then_fail() -> None:
+        with store.unit() as unit:
+            unit.put("tasks", "kept", "new")
+            unit.put("tasks", "kept", "newer")
+            unit.delete("tasks", "doomed")
+            unit.delete("tasks", "never-was")
+            unit.put("tasks", "fresh", 1)
+            unit.put("locks", "ds", [1])
+            raise Boom
+
+    with pytest.raises(Boom):
+        change_everything_then_fail()
+    assert before == snapshot(store, "tasks", "locks")
+
+
+def test_items_are_sorted_by_key(store: Store) -> None:
+    keys = ["b", "a", "é", "Z", "a1", "10", "9"]
+    with store.unit() as unit:
+        for key in keys:
+            unit.put("t", key, key.upper())
+        unit.put("u", "other table", 0)
+    with store.unit() as unit:
+        assert [(key, key.upper()) for key in sorted(keys)] == list(unit.items("t"))
+        assert [] == list(unit.items("nothing"))
+
+
+def test_the_unit_instant_is_the_store_clocks_read_once(make_store: StoreFactory) -> None:
+    clock = ManualClock()
+    store = make_store(clock)
+    with store.unit() as unit:
+        first = unit.now
+        clock.advance(5)
+        assert first == unit.now
+    with store.unit() as unit:
+        assert first + timedelta(seconds=5) == unit.now
+
+
+def test_units_do_not_nest(store: Store) -> None:
+    with store.unit() as unit:
+        unit.put("t", "k", 1)
+        with pytest.raises(RuntimeError, match="units do not nest"):
+            store.unit().__enter__()
+    assert {"t": [("k", 1)]} == snapshot(store, "t")
+
+
+def test_a_closed_store_refuses_units(store: Store) -> None:
+    store.close()
+    with pytest.raises(RuntimeError, match="closed"), store.unit():
+        pass  # pragma: no cover - never reached
+
+
+def test_units_of_many_threads_are_serialised(store: Store) -> None:
+    def add_one_hundred() -> None:
+        for _ in range(100):
+            with store.unit() as unit:
+                unit.put("c", "n", (unit.get("c", "n") or 0) + 1)
+
+    threads = [threading.Thread(target=add_one_hundred) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {"c": [("n", 400)]} == snapshot(store, "c")
+
+
+def test_the_sqlite_store_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "taskcore.db"
+    store = SqliteStore(path)
+    with store.unit() as unit:
+        unit.put("tasks", "t1", {"status": "completed"})
+    store.close()
+    reopened = SqliteStore(path)
+    try:
+        with reopened.unit() as unit:
+            assert [("t1", {"status": "completed"})] == list(unit.items("tasks"))
+    finally:
+        reopened.close()
+
+
+def test_the_sqlite_store_refuses_a_value_that_is_not_json(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "taskcore.db")
+
+    def put_a_bad_value() -> None:
+        with store.unit() as unit:
+            unit.put("t", "ok", 1)
+            unit.put("t", "bad", object())
+
+    with pytest.raises(TypeError):
+        put_a_bad_value()
+    assert {"t": []} == snapshot(store, "t")
+    store.close()
+
+
+def test_the_sqlite_store_runs_in_wal_mode(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "taskcore.db", synchronous="FULL")
+    store.close()
+    connection = sqlite3.connect(tmp_path / "taskcore.db")
+    try:
+        assert ("wal",) == connection.execute("PRAGMA journal_mode").fetchone()
+    finally:
+        connection.close()
+
+
+def test_a_busy_sqlite_store_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "taskcore.db"
+    holder = SqliteStore(path)
+    waiter = SqliteStore(path, busy_timeout=0.05)
+    with holder.unit() as unit:
+        unit.put("t", "k", "holder's")
+        with pytest.raises(sqlite3.OperationalError, match="locked"), waiter.unit():
+            pass  # pragma: no cover - never reached
+    assert {"t": [("k", "holder's")]} == snapshot(waiter, "t")
+    holder.close()
+    waiter.close()
