@@ -29,18 +29,19 @@ import hashlib
 import json
 import threading
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 import attrs
 
+from taskcore.claro._recorded import RecordedTargets, decode_group, encode_group
 from taskcore.claro.estimate import Estimator, RateEstimator
 from taskcore.claro.grid import Grid
 from taskcore.claro.lifecycle import CLARO_TASK, ClaroEvent, ClaroStatus
 from taskcore.claro.task import Category, ClaroTask, TaskType
 from taskcore.claro.webhooks import OutboxRecord, Webhook
-from taskcore.claro.wire import parse_bulk, parse_new_rows, webhook_payload
+from taskcore.claro.wire import parse_bulk, parse_new_rows, status_response, webhook_payload
 from taskcore.clock import format_instant
 from taskcore.errors import (
     DatasetNotFound,
@@ -78,12 +79,16 @@ class Target:
     cell_id: str | None = None
 
 
+def _column_set(columns: Iterable[str]) -> frozenset[str]:
+    return frozenset(columns)
+
+
 @attrs.frozen
 class RowOutcome:
     """A new row's outcome: created, with the columns whose cells failed."""
 
     index: int
-    failed_columns: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    failed_columns: frozenset[str] = attrs.field(default=frozenset(), converter=_column_set)
 
 
 def _need(unit: Unit, table: str, key: str) -> Any:
@@ -127,7 +132,7 @@ class ClaroTasks:
         self.locks = LockManager(self.store, lease_ttl)
         self._cache_lock = threading.Lock()
         self._grids: dict[str, tuple[int, Grid]] = {}
-        self._recorded: dict[str, tuple[int, frozenset[int]]] = {}
+        self._recorded: dict[str, RecordedTargets] = {}
 
     # -- datasets ---------------------------------------------------------------------
 
@@ -311,7 +316,7 @@ class ClaroTasks:
                 estimate_high=high,
                 lease_token=grant.lease.token,
                 row_count=row_count,
-                selection=selection,
+                selection_doc=None if selection is None else selection.to_wire(),
                 webhook_id=webhook_id,
             )
             unit.put(TASKS, task_id, task.to_doc())
@@ -342,6 +347,21 @@ class ClaroTasks:
         with self.store.unit() as unit:
             self._dataset(unit, account_id, dataset_id)
             return self._task(unit, task_id, account_id, dataset_id)
+
+    def status(self, account_id: str, dataset_id: str, task_id: str) -> dict[str, Any]:
+        """The documented ``GET`` response body, estimated completion judged at store time.
+
+        Raises:
+            DatasetNotFound, TaskNotFound.
+        """
+        with self.store.unit() as unit:
+            self._dataset(unit, account_id, dataset_id)
+            return status_response(self._task(unit, task_id, account_id, dataset_id), unit.now)
+
+    def check_dataset(self, account_id: str, dataset_id: str) -> None:
+        """Raise :class:`DatasetNotFound` unless ``account_id`` has ``dataset_id``."""
+        with self.store.unit() as unit:
+            self._dataset(unit, account_id, dataset_id)
 
     def cancel(self, account_id: str, dataset_id: str, task_id: str) -> ClaroTask:
         """``DELETE /datasets/{datasetId}/tasks/{taskId}``: cancel a queued or processing task.
@@ -382,9 +402,10 @@ class ClaroTasks:
         with self.store.unit() as unit:
             task = self._task(unit, task_id)
             grid = self._grid(unit, task.dataset_id)
-        if task.selection is None:
+        selection = task.selection
+        if selection is None:
             return (Target(i, self._new_row_id(task, i)) for i in range(task.total))
-        cells = task.selection.resolve(grid).cells()
+        cells = selection.resolve(grid).cells()
         return (
             Target(i, row, column, grid.cell_id(row, column))
             for i, (row, column) in enumerate(cells)
@@ -409,19 +430,22 @@ class ClaroTasks:
             status = CLARO_TASK.fire(task.status, ClaroEvent.RECORD)
             if task.type is not TaskType.BULK_PROCESSING:
                 raise ValidationError("A new-rows task records rows: use record_rows()")
-            batch = self._new_indices(unit, task, [succeeded, failed])
+            recorded = self._recorded_targets(unit, task)
+            with self._cache_lock:
+                succeeded, failed = recorded.check([succeeded, failed])
             self.locks.renew_in(unit, task.dataset_id, task.lease_token)
-            unit.put(BATCHES, f"{task_id}/{task.batches:08d}", [list(succeeded), list(failed)])
+            unit.put(BATCHES, f"{task_id}/{task.batches:08d}",
+                     [encode_group(succeeded), encode_group(failed)])  # fmt: skip
             task = attrs.evolve(
                 task,
                 status=status,
-                completed=task.completed + len(batch),
+                completed=task.completed + len(succeeded) + len(failed),
                 successful_cells=task.successful_cells + len(succeeded),
                 failed_cells=task.failed_cells + len(failed),
                 batches=task.batches + 1,
             )
             unit.put(TASKS, task_id, task.to_doc())
-        self._remember(task, batch)
+        self._remember(task, [succeeded, failed])
         return task
 
     def record_rows(self, task_id: str, rows: Iterable[RowOutcome]) -> ClaroTask:
@@ -441,7 +465,9 @@ class ClaroTasks:
             status = CLARO_TASK.fire(task.status, ClaroEvent.RECORD)
             if task.type is not TaskType.NEW_ROWS:
                 raise ValidationError("A bulk task records cells: use record()")
-            batch = self._new_indices(unit, task, [[r.index for r in rows]])
+            recorded = self._recorded_targets(unit, task)
+            with self._cache_lock:
+                (indices,) = recorded.check([[r.index for r in rows]])
             grid = self._grid(unit, task.dataset_id)
             columns = grid.column_ids
             unknown = sorted({c for r in rows for c in r.failed_columns} - set(columns))
@@ -454,13 +480,13 @@ class ClaroTasks:
             task = attrs.evolve(
                 task,
                 status=status,
-                completed=task.completed + len(batch),
+                completed=task.completed + len(indices),
                 successful_cells=task.successful_cells + len(rows) * len(columns) - failed,
                 failed_cells=task.failed_cells + failed,
                 batches=task.batches + 1,
             )
             unit.put(TASKS, task_id, task.to_doc())
-        self._remember(task, batch)
+        self._remember(task, [indices])
         return task
 
     def complete(self, task_id: str) -> ClaroTask:
@@ -502,6 +528,8 @@ class ClaroTasks:
         unit.put(TASKS, task.task_id, task.to_doc())
         self.locks.release_in(unit, task.dataset_id, task.lease_token)
         self._apply(unit, task)
+        with self._cache_lock:  # an ended task records nothing more
+            self._recorded.pop(task.task_id, None)
         if task.webhook_id is not None and status is not ClaroStatus.CANCELLED:
             webhook = Webhook.from_doc(task.webhook_id, _need(unit, WEBHOOKS, task.webhook_id))
             record = OutboxRecord.for_payload(
@@ -517,7 +545,8 @@ class ClaroTasks:
         meta = _need(unit, DATASETS, task.dataset_id)
         grid = self._fresh_grid(unit, task.dataset_id)
         batches = [_need(unit, BATCHES, f"{task.task_id}/{n:08d}") for n in range(task.batches)]
-        if task.selection is None:
+        selection = task.selection
+        if selection is None:
             created = sorted((index, set(failed)) for b in batches for index, failed in b)
             columns = grid.column_ids
             for index, failed in created:
@@ -527,8 +556,8 @@ class ClaroTasks:
                     if column in columns:
                         grid.set_filled(row_id, column, False)
         else:
-            succeeded = {i for ok, _ in batches for i in ok}
-            cells = list(task.selection.resolve(grid).cells())
+            succeeded = {i for ok, _ in batches for i in decode_group(ok)}
+            cells = list(selection.resolve(grid).cells())
             for index in sorted(succeeded):
                 row_id, column_id = cells[index]
                 grid.set_filled(row_id, column_id, True)
@@ -543,49 +572,31 @@ class ClaroTasks:
         if not task.is_terminal:
             self._finish(unit, task, ClaroEvent.FAIL, LEASE_EXPIRED)
 
-    def _new_indices(
-        self, unit: Unit, task: ClaroTask, groups: list[Collection[int]]
-    ) -> frozenset[int]:
-        """Check a batch of target indices and return them as a set.
-
-        Raises:
-            ValidationError: an index out of range, repeated, or already recorded.
-        """
-        batch = frozenset().union(*groups)
-        size = sum(len(g) for g in groups)
-        if len(batch) != size:
-            raise ValidationError("A target index appears more than once in the batch")
-        if batch and (min(batch) < 0 or max(batch) >= task.total):
-            raise ValidationError(f"Target indices must lie in 0..{task.total - 1}")
-        again = batch & self._recorded_indices(unit, task)
-        if again:
-            shown = ", ".join(map(str, sorted(again)[:10]))
-            raise ValidationError(f"Target(s) already recorded: {shown}")
-        return batch
-
-    def _recorded_indices(self, unit: Unit, task: ClaroTask) -> frozenset[int]:
-        """Indices recorded so far (cached per task; reloaded when another process wrote)."""
+    def _recorded_targets(self, unit: Unit, task: ClaroTask) -> RecordedTargets:
+        """The task's recorded targets: a per-task cache, caught up from the store when
+        another process (or a race between threads) recorded batches it has not seen."""
         with self._cache_lock:
-            seen, indices = self._recorded.get(task.task_id, (0, frozenset()))
-        if seen == task.batches:
-            return indices
-        if seen > task.batches:  # pragma: no cover - only after a store was rebuilt
-            seen, indices = 0, frozenset()
-        more = set(indices)
-        for n in range(seen, task.batches):
-            batch = _need(unit, BATCHES, f"{task.task_id}/{n:08d}")
-            if task.selection is None:
-                more.update(index for index, _ in batch)
-            else:
-                more.update(batch[0])
-                more.update(batch[1])
-        return frozenset(more)
+            recorded = self._recorded.get(task.task_id)
+            if recorded is None or recorded.batches > task.batches:
+                recorded = self._recorded[task.task_id] = RecordedTargets(task.total)
+            if recorded.batches == task.batches:
+                return recorded
+            for n in range(recorded.batches, task.batches):
+                batch = _need(unit, BATCHES, f"{task.task_id}/{n:08d}")
+                if task.type is TaskType.NEW_ROWS:
+                    recorded.mark([[index for index, _ in batch]])
+                else:
+                    recorded.mark([decode_group(group) for group in batch])
+            recorded.batches = task.batches
+            return recorded
 
-    def _remember(self, task: ClaroTask, batch: frozenset[int]) -> None:
+    def _remember(self, task: ClaroTask, groups: list[Sequence[int]]) -> None:
+        """Mark a committed batch in the cache, unless a catch-up already did."""
         with self._cache_lock:
-            seen, indices = self._recorded.get(task.task_id, (0, frozenset()))
-            if seen == task.batches - 1:
-                self._recorded[task.task_id] = (task.batches, indices | batch)
+            recorded = self._recorded.get(task.task_id)
+            if recorded is not None and recorded.batches == task.batches - 1:
+                recorded.mark(groups)
+                recorded.batches = task.batches
 
     def _new_row_id(self, task: ClaroTask, index: int) -> str:
         return f"row_{task.task_id.removeprefix('task_')[:8]}_{index:05d}"

@@ -115,7 +115,8 @@ class ClaroTask:
         created_at: creation instant.
         total: targets (rows for ``new_rows``, cells for bulk).
         row_count: ``rowCount`` (``new_rows`` only).
-        selection: the bulk selection (bulk only).
+        selection_doc: the bulk selection as the request gave it (bulk only); parsed
+            on demand by :attr:`selection`, since recording outcomes never needs it.
         webhook_id: the webhook notified when it ends completed or failed.
         estimate_low, estimate_high: the estimator's duration range, in seconds.
         lease_token: the fencing token of the dataset lease it holds.
@@ -138,7 +139,7 @@ class ClaroTask:
     estimate_high: float
     lease_token: int
     row_count: int | None = None
-    selection: Selection | None = None
+    selection_doc: dict[str, Any] | None = None
     webhook_id: str | None = None
     completed: int = 0
     successful_cells: int = 0
@@ -149,6 +150,18 @@ class ClaroTask:
     cancelled_at: datetime | None = None
     failed_at: datetime | None = None
     failure_reason: str | None = None
+
+    @property
+    def selection(self) -> Selection | None:
+        """The bulk selection (``None`` for a new-rows task)."""
+        return None if self.selection_doc is None else Selection.from_wire(self.selection_doc)
+
+    @property
+    def process_only_empty(self) -> bool | None:
+        """The selection's ``processOnlyEmpty`` (``None`` for a new-rows task)."""
+        if self.selection_doc is None:
+            return None
+        return bool(self.selection_doc.get("processOnlyEmpty", True))
 
     @property
     def progress(self) -> Progress:
@@ -183,7 +196,7 @@ class ClaroTask:
             "estimate": [self.estimate_low, self.estimate_high],
             "leaseToken": self.lease_token,
             "rowCount": self.row_count,
-            "selection": None if self.selection is None else self.selection.to_wire(),
+            "selection": self.selection_doc,
             "webhookId": self.webhook_id,
             "completed": self.completed,
             "successfulCells": self.successful_cells,
@@ -199,7 +212,6 @@ class ClaroTask:
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> ClaroTask:
         """Rebuild a task from :meth:`to_doc`'s document."""
-        selection = doc["selection"]
         return cls(
             task_id=doc["taskId"],
             dataset_id=doc["datasetId"],
@@ -213,7 +225,7 @@ class ClaroTask:
             estimate_high=doc["estimate"][1],
             lease_token=doc["leaseToken"],
             row_count=doc["rowCount"],
-            selection=None if selection is None else Selection.from_wire(selection),
+            selection_doc=doc["selection"],
             webhook_id=doc["webhookId"],
             completed=doc["completed"],
             successful_cells=doc["successfulCells"],

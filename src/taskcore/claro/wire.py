@@ -148,8 +148,7 @@ def _head(task: ClaroTask) -> dict[str, Any]:
 def _size(task: ClaroTask) -> dict[str, Any]:
     if task.type is TaskType.NEW_ROWS:
         return {"rowCount": task.row_count}
-    assert task.selection is not None
-    return {"targetCells": task.total, "processOnlyEmpty": task.selection.process_only_empty}
+    return {"targetCells": task.total, "processOnlyEmpty": task.process_only_empty}
 
 
 def _webhook(task: ClaroTask) -> dict[str, Any]:
