@@ -50,10 +50,14 @@ def test_demo_runs_as_a_subprocess() -> None:
         timeout=120,
     )
     assert "TASK_NOT_CANCELLABLE" in result.stdout
-    assert "-> completed" in result.stdout
+    assert '"status": "completed"' in result.stdout
 
 
 def test_demo_walks_a_task_to_completion_and_shows_a_refused_cancel() -> None:
     out = io.StringIO()
     assert main(["demo"], out) == 0
-    assert "cancel refused (409): Task is already completed or failed" in out.getvalue()
+    text = out.getvalue()
+    assert "-> 409" in text
+    assert "DATASET_LOCKED" in text
+    assert "progress 107/107 (100%)" in text
+    assert "Empty cells left in the dataset: 7" in text
