@@ -61,3 +61,11 @@ def test_demo_walks_a_task_to_completion_and_shows_a_refused_cancel() -> None:
     assert "DATASET_LOCKED" in text
     assert "progress 107/107 (100%)" in text
     assert "Empty cells left in the dataset: 7" in text
+
+
+def test_the_claro_guide_example_runs() -> None:
+    text = (ROOT / "docs" / "claro.md").read_text(encoding="utf-8")
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(compile(example, "docs/claro.md", "exec"), namespace)
+    assert 1 == len(namespace["service"].outbox())  # type: ignore[attr-defined]
