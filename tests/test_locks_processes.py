@@ -50,10 +50,11 @@ def test_a_killed_holder_keeps_the_dataset_until_its_lease_expires(tmp_path: Pat
     leases = SPAWN.Queue()
     holder = SPAWN.Process(target=hold_until_killed, args=(path, 1.5, leases))
     holder.start()
+    assert holder.pid is not None  # never os.kill(0, ...): that is the whole group
     try:
         dead = Lease.from_dict(leases.get(timeout=PATIENCE))
     finally:
-        os.kill(holder.pid or 0, signal.SIGKILL)
+        os.kill(holder.pid, signal.SIGKILL)
         holder.join(PATIENCE)
     assert -signal.SIGKILL == holder.exitcode
 

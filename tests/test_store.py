@@ -83,6 +83,7 @@ def test_a_unit_that_raises_leaves_nothing_behind(store: Store) -> None:
             unit.put("tasks", "kept", "newer")
             unit.delete("tasks", "doomed")
             unit.delete("tasks", "never-was")
+            unit.delete("no such table", "never-was")
             unit.put("tasks", "fresh", 1)
             unit.put("locks", "ds", [1])
             raise Boom

@@ -33,6 +33,7 @@ from taskcore.locks.lease import (
     decide_acquire,
     decide_release,
     decide_renew,
+    live_lease,
     require_holder,
 )
 from taskcore.store.port import Store, Unit
@@ -84,8 +85,7 @@ class LockManager:
 
     def holder_in(self, unit: Unit, resource_id: str) -> Lease | None:
         """Return the resource's live lease at ``unit.now``, or ``None`` when free."""
-        lease = self.lease_in(unit, resource_id)
-        return lease if lease is not None and lease.is_live(unit.now) else None
+        return live_lease(self.lease_in(unit, resource_id), unit.now)
 
     def last_token_in(self, unit: Unit, resource_id: str) -> int:
         """Return the last fencing token issued on the resource (0 when none ever was)."""

@@ -77,7 +77,7 @@ class SqliteStore:
             connection: sqlite3.Connection = self._local.connection
             return connection
         with self._guard:
-            if self._closed:
+            if self._closed:  # pragma: no cover - close() racing a thread's first unit
                 raise RuntimeError("the store is closed")
             # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT / ROLLBACK ourselves.
             # check_same_thread=False only so that close() may close every thread's

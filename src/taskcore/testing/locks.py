@@ -26,6 +26,7 @@ from hypothesis.stateful import (
     initialize,
     invariant,
     multiple,
+    precondition,
     rule,
 )
 
@@ -259,6 +260,18 @@ def lock_machine(store_factory: Callable[[Clock], Store]) -> type[RuleBasedState
         def time_passes(self, seconds: float) -> None:
             self.clock.advance(seconds)
             self.model.now += seconds
+
+        @precondition(
+            lambda self: any(lease.expires > self.model.now for lease in self.model.leases.values())
+        )
+        @rule(resource=st.sampled_from(RESOURCES))
+        def time_reaches_an_expiry(self, resource: str) -> None:
+            # The boundary itself: a lease is live before expires_at, and not at it.
+            lease = self.model.leases.get(resource)
+            if lease is None or lease.expires <= self.model.now:
+                note(f"{resource} has no lease still to expire")
+                return
+            self.time_passes(lease.expires - self.model.now)
 
         @invariant()
         def the_live_holder_is_the_models(self) -> None:
