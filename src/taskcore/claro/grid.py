@@ -515,8 +515,8 @@ class Grid:
     def _flags(self, positions: Sequence[int], slots: Sequence[int]) -> bytearray:
         """Emptiness of ``positions`` x ``slots``, row-major, one byte (0/1) per cell.
 
-        ``slots`` are distinct and in column order.  Runs at C speed: a slice per row or
-        per slot, never Python code per cell.
+        ``slots`` are distinct and in column order; a list of ``positions`` is not empty.
+        Runs at C speed: a slice per row or per slot, never Python code per cell.
         """
         width = len(slots)
         stride, buf = self._stride, self._buf
@@ -532,8 +532,6 @@ class Grid:
         if dense:
             return bytearray().join([buf[p * stride : p * stride + stride] for p in positions])
         flags = bytearray(len(positions) * width)
-        if not positions:
-            return flags
         # itemgetter picks the selected rows out of a column slice in one C call.
         pick = operator.itemgetter(*positions)
         one = len(positions) == 1
