@@ -165,6 +165,9 @@ def test_a_long_list_of_unknown_ids_is_shortened_in_the_message_only() -> None:
         Selection(row_ids=ids).resolve(seed_grid())
     assert tuple(ids) == error.value.unknown_ids
     assert str(error.value).endswith("nope_9 and 2 more")
+    with pytest.raises(InvalidSelection) as by_oracle:
+        brute_force_targets(Selection(row_ids=ids), seed_grid())
+    assert error.value.to_wire() == by_oracle.value.to_wire()
 
 
 @pytest.mark.parametrize(
@@ -465,6 +468,7 @@ def test_large_selections_cross_block_boundaries() -> None:
         Selection(column_ids=["c8", "c1"]),
         Selection(row_ids=rows, column_ids=["c3", "c4"]),
         Selection(row_ids=rows[:10], column_ids=["c3"]),
-        Selection(cell_ids=[grid.cell_id(f"r{i}", "c0") for i in range(9000)] + cells),
+        Selection(cell_ids=[grid.cell_id(r, c) for r in grid.row_ids for c in grid.column_ids]),
+        Selection(cell_ids=cells, process_only_empty=False),
     ]:
         assert oracle(selection, grid) == outcome(selection, grid)
