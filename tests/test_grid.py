@@ -1,6 +1,5 @@
 """The Claro dataset grid: edits, cell ids, errors, persistence, and its state machine."""
 
-# ruff: noqa: SIM300 - house style (STYLE.md rule 10) writes asserts as expected == actual
 from __future__ import annotations
 
 import json

@@ -1,4 +1,3 @@
-# ruff: noqa: SIM300 - house style (STYLE.md rule 10) writes asserts as expected == actual
 """Claro bulk selection: parsing, the seed's examples, and the resolver against brute force."""
 
 from __future__ import annotations
