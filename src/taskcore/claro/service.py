@@ -78,12 +78,18 @@ class Target:
     cell_id: str | None = None
 
 
+def _column_set(columns: Iterable[str]) -> frozenset[str]:
+    # A typed converter: with the bare ``frozenset`` builtin, mypy cannot solve its type
+    # variable and refuses every argument (``RowOutcome(0, {"email"})`` did not type-check).
+    return frozenset(columns)
+
+
 @attrs.frozen
 class RowOutcome:
     """A new row's outcome: created, with the columns whose cells failed."""
 
     index: int
-    failed_columns: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    failed_columns: frozenset[str] = attrs.field(default=frozenset(), converter=_column_set)
 
 
 def _need(unit: Unit, table: str, key: str) -> Any:
