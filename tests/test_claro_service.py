@@ -339,7 +339,7 @@ def test_a_completed_new_rows_task_adds_its_rows(service: ClaroTasks) -> None:
     task = new_rows(service)
     row_ids = [t.row_id for t in service.targets(task.task_id)]
     service.start(task.task_id)
-    service.record_rows(task.task_id, [RowOutcome(1, frozenset({"email"})), RowOutcome(0)])
+    service.record_rows(task.task_id, [RowOutcome(1, {"email"}), RowOutcome(0)])
     done = service.complete(task.task_id)
     assert {
         "processedCells": 4,
