@@ -26,6 +26,7 @@ from taskcore.claro.service import (
 )
 from taskcore.claro.task import ClaroTask
 from taskcore.claro.webhooks import verify_signature
+from taskcore.claro.wire import cancel_response, created_response, status_response
 from taskcore.clock import ManualClock, format_instant
 from taskcore.errors import (
     DatasetLocked,
@@ -381,9 +382,79 @@ def test_zero_target_cells_are_accepted_and_complete_right_after_start(
 ) -> None:
     service.edit_cell(ME, "ds_a", "r2", "name", filled=True)
     task = service.create_bulk(ME, "ds_a", {"columnIds": ["name"], "rowIds": ["r1", "r2"]})
-    assert (0, 0, 100) == (task.progress.completed, task.progress.total, task.progress.percentage)
+    assert {"completed": 0, "total": 0, "percentage": 100} == task.progress.to_wire()
     assert [] == list(service.targets(task.task_id))
     service.start(task.task_id)
     done = service.complete(task.task_id)
     assert (ClaroStatus.COMPLETED, 100) == (done.status, done.progress.percentage)
     assert service.locks.holder("ds_a") is None
+
+
+def test_a_batch_recorded_through_another_service_instance_is_not_recorded_again(
+    clock: ManualClock, tmp_path: Path
+) -> None:
+    # Two workers' processes share one database: each has its own service object.
+    def open_service() -> ClaroTasks:
+        return ClaroTasks(SqliteStore(tmp_path / "shared.db", clock=clock), ids=SeededIds(9))
+
+    first = open_service()
+    second = open_service()
+    first.create_dataset(ME, Grid(ROWS, COLUMNS), dataset_id="ds_a")
+    task = first.create_bulk(ME, "ds_a", {})
+    first.start(task.task_id)
+    first.record(task.task_id, succeeded=[0, 1])
+    refused(second, ValidationError, lambda: second.record(task.task_id, failed=[1, 2]))
+    second.record(task.task_id, failed=[2, 3])
+    refused(first, ValidationError, lambda: first.record(task.task_id, succeeded=[3]))
+    first.record(task.task_id, succeeded=[4, 5])
+    assert (6, 4, 2) == (
+        first.get(ME, "ds_a", task.task_id).completed,
+        second.get(ME, "ds_a", task.task_id).successful_cells,
+        second.complete(task.task_id).failed_cells,
+    )
+    first.store.close()
+    second.store.close()
+
+
+def test_a_dataset_id_is_taken_once(service: ClaroTasks) -> None:
+    error = refused(
+        service, ValidationError, lambda: service.create_dataset(ME, Grid(), dataset_id="ds_a")
+    )
+    assert "datasetId" == error.field
+
+
+@pytest.mark.parametrize(("limit", "window"), [(0, 60.0), (1, 0.0)])
+def test_a_window_quota_needs_a_positive_limit_and_window(limit: int, window: float) -> None:
+    with pytest.raises(ValueError, match="limit >= 1"):
+        WindowQuota(limit, window)
+
+
+def test_a_task_reads_with_the_fields_of_its_status(
+    service: ClaroTasks, clock: ManualClock
+) -> None:
+    """docs/claro.md, "Wire format": which optional fields each status shows."""
+    task = new_rows(service, webhookId="wh_me")
+    created = created_response(task)
+    assert ["rowCount", "estimatedDuration", "createdAt", "webhookId"] == list(created)[4:]
+    queued = status_response(service.get(ME, "ds_a", task.task_id), clock.now())
+    assert {"progress", "estimatedDuration"} <= set(queued)
+    assert not {"startedAt", "results", "estimatedCompletion"} & set(queued)
+    service.start(task.task_id)
+    clock.advance(60)
+    service.record_rows(task.task_id, [RowOutcome(0)])
+    processing = status_response(service.get(ME, "ds_a", task.task_id), clock.now())
+    assert {"completed": 1, "total": 2, "percentage": 50} == processing["progress"]
+    assert {"startedAt", "estimatedCompletion"} <= set(processing)
+    assert not {"results", "estimatedDuration"} & set(processing)
+    service.record_rows(task.task_id, [RowOutcome(1)])
+    done = status_response(service.complete(task.task_id), clock.now())
+    assert {"results", "completedAt", "webhookId"} <= set(done)
+    bulk = service.create_bulk(ME, "ds_b", {"processOnlyEmpty": False})
+    assert (6, False) == (created_response(bulk)["targetCells"], bulk.selection.process_only_empty)  # type: ignore[union-attr]
+    cancelled = service.cancel(ME, "ds_b", bulk.task_id)
+    assert {"message", "taskId", "status", "cancelledAt"} == set(cancel_response(cancelled))
+    assert "cancelledAt" in status_response(cancelled, clock.now())
+    other = service.create_bulk(ME, "ds_c", {})
+    failed = status_response(service.fail(other.task_id, "model_error"), clock.now())
+    assert ("model_error", True) == (failed["failureReason"], "failedAt" in failed)
+    assert not {"results", "completedAt"} & set(failed)

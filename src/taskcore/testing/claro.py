@@ -698,6 +698,25 @@ class ClaroServiceMachine(RuleBasedStateMachine):
         pairs = [(i, data.draw(outcome, label=f"outcome {i}")) for i in indices]
         self._record(task_id, pairs)
 
+    @precondition(lambda self: bool(self._processing()))
+    @rule(data=st.data(), kind=st.sampled_from(["out_of_range", "repeated", "again", "column"]))
+    def record_a_bad_batch(self, data: st.DataObject, kind: str) -> None:
+        """A processing task's batch that names a target out of range, twice, one already
+        recorded, or (new rows) an unknown column: refused as a whole."""
+        task = data.draw(st.sampled_from(self._processing()), label="task")
+        fresh = [i for i in range(task.total) if i not in task.outcomes][:2]
+        indices = {
+            "out_of_range": [*fresh, data.draw(st.sampled_from([-1, task.total]))],
+            "repeated": [*fresh, *fresh[:1]] if fresh else [task.total, task.total],
+            "again": [*fresh, *sorted(task.outcomes)[:1]] if task.outcomes else [-1],
+            "column": fresh or [task.total],
+        }[kind]
+        if task.type == "new_rows" and kind == "column":
+            pairs = [(i, frozenset({"c_missing"})) for i in indices]
+        else:
+            pairs = [(i, data.draw(self._outcome(task, unknown=False))) for i in indices]
+        self._record(task.task_id, pairs)
+
     @precondition(lambda self: any(len(t.outcomes) < t.total for t in self._processing()))
     @rule(data=st.data())
     def record_everything_left(self, data: st.DataObject) -> None:
