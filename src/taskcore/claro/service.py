@@ -80,6 +80,8 @@ class Target:
 
 
 def _column_set(columns: Iterable[str]) -> frozenset[str]:
+    # A typed converter: with the bare ``frozenset`` builtin, mypy cannot solve its type
+    # variable and refuses every argument (``RowOutcome(0, {"email"})`` did not type-check).
     return frozenset(columns)
 
 
