@@ -69,3 +69,13 @@ def test_the_claro_guide_example_runs() -> None:
     namespace: dict[str, object] = {}
     exec(compile(example, "docs/claro.md", "exec"), namespace)
     assert 1 == len(namespace["service"].outbox())  # type: ignore[attr-defined]
+
+
+def test_the_readme_examples_run() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = text.split("```python\n")[1:]
+    assert 2 == len(blocks)
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block.split("```", 1)[0], "README.md", "exec"), namespace)
+    assert 2 == namespace["task"].total  # type: ignore[attr-defined]
