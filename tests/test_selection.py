@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from taskcore.claro import CellTable, Grid, Resolution, Selection, TargetMode
+from taskcore.claro import selection as selection_module
 from taskcore.errors import InvalidSelection, ValidationError
 from taskcore.testing.selection import brute_force_targets
 
@@ -472,3 +473,38 @@ def test_large_selections_cross_block_boundaries() -> None:
         Selection(cell_ids=cells, process_only_empty=False),
     ]:
         assert oracle(selection, grid) == outcome(selection, grid)
+
+
+@pytest.mark.parametrize("gather_cost", [0, 10**9], ids=["gather", "popcount"])
+@given(data=st.data())
+def test_both_intersection_counts_equal_brute_force(gather_cost: int, data: st.DataObject) -> None:
+    # The count picks a method by the sizes; force each one and compare with the oracle.
+    grid = data.draw(grids())
+    if not grid.row_ids or not grid.column_ids:
+        return
+    rows = data.draw(st.lists(st.sampled_from(grid.row_ids), min_size=1))
+    columns = data.draw(st.lists(st.sampled_from(grid.column_ids), min_size=1))
+    selection = Selection(row_ids=rows, column_ids=columns)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(selection_module, "_GATHER_COST", gather_cost)
+        assert len(brute_force_targets(selection, grid)) == selection.resolve(grid).count
+
+
+def test_the_intersection_count_picks_its_method_by_size() -> None:
+    grid = Grid([f"r{i}" for i in range(1000)], ["a", "b", "c"])
+    grid.set_filled("r7", "b", True)
+    gather, mark, popcount = (
+        selection_module._GATHER_COST,
+        selection_module._MARK_COST,
+        selection_module._POPCOUNT_COST,
+    )
+    few = Selection(row_ids=["r7", "r8"], column_ids=["b", "c"])  # gathers 4 bytes
+    one = Selection(row_ids=["r7"], column_ids=["a", "b"])  # gathers 2 bytes
+    many = Selection(row_ids=grid.row_ids[:900], column_ids=["c", "a", "b"])  # popcounts
+    assert gather * 3 * 900 > mark * 900 + popcount * 3 * 1000  # "many" takes the popcount
+    assert gather * 2 * 2 < mark * 2 + popcount * 2 * 1000  # "few" gathers
+    assert (3, 1, 2699) == (
+        few.resolve(grid).count,
+        one.resolve(grid).count,
+        many.resolve(grid).count,
+    )
