@@ -15,7 +15,7 @@ import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["Budget", "Report", "measure_memory", "median_seconds"]
+__all__ = ["Budget", "Report", "calls_per_round", "measure_memory", "median_seconds"]
 
 
 def median_seconds(fn: Callable[[], object], *, repeat: int = 7, number: int = 1) -> float:
@@ -36,6 +36,19 @@ def median_seconds(fn: Callable[[], object], *, repeat: int = 7, number: int = 1
         finally:
             gc.enable()
     return statistics.median(rounds)
+
+
+def calls_per_round(fn: Callable[[], object], *, round_seconds: float = 0.01) -> int:
+    """How many calls of ``fn`` fill a round of about ``round_seconds``.
+
+    A call of a few microseconds timed alone measures the timer and a cold cache more than
+    the call; timing many calls per round (as ``timeit`` does) measures the steady state.
+    Use the same rule for the code under test and its baseline.
+    """
+    start = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - start, 1e-7)
+    return max(1, int(round_seconds / once))
 
 
 def measure_memory(build: Callable[[], object]) -> int:
