@@ -282,14 +282,13 @@ class ClaroTasks:
     ) -> ClaroTask:
         with self.store.unit() as unit:
             now = unit.now
-            self._dataset(unit, account_id, dataset_id)
+            meta = self._dataset(unit, account_id, dataset_id)
             if idempotency_key is not None:
                 replay = self._replay(unit, account_id, idempotency_key, kind, dataset_id, body)
                 if replay is not None:
                     return replay
             task_id = self.ids()
-            self._settle_expired(unit, dataset_id)
-            meta = self._dataset(unit, account_id, dataset_id)  # settling may change it
+            self._settle_expired(unit, dataset_id)  # may change the grid, not the metadata
             if kind == "new_rows":
                 request = parse_new_rows(body)
                 webhook_id, total = request.webhook_id, request.row_count
