@@ -93,9 +93,15 @@ def run(report: Report) -> None:
     empty_cells = [(r, c) for r in rows for c in columns if grid.is_empty(r, c)]
     # A set of (row, column) tuples holds its tuples: build them inside the measurement.
     as_set = measure_memory(lambda: {(r, c) for r, c in empty_cells})
-    # The emptiness index: the cell bytes and the per-row and per-column empty counts.
+    # The emptiness index: the cell bytes, each column's emptiness bits, and the per-row
+    # and per-column empty counts.
     index = measure_memory(
-        lambda: (bytearray(grid._buf), array("l", grid._row_empty), list(grid._slot_empty))
+        lambda: (
+            bytearray(grid._buf),
+            [bytearray(bits) for bits in grid._empty_bits],
+            array("l", grid._row_empty),
+            list(grid._slot_empty),
+        )
     )
     report.say(
         f"  emptiness index {index / 1e6:.2f} MB vs set of {len(empty_cells):,} empty "

@@ -7,12 +7,54 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.stateful import invariant
 
 from taskcore.claro import CellCodec, CellTable, DefaultCellCodec, Grid
 from taskcore.errors import CATALOGUE, GridIdNotFound, ValidationError
 from taskcore.testing.grid import GridMachine
 
-TestGrid = GridMachine.TestCase
+
+def assert_bit_index_exact(grid: Grid) -> None:
+    """The grid's bit-packed emptiness index says exactly what its bytes say, cell by cell."""
+    rows, stride = grid.row_count, grid._stride
+    assert len(grid._slot_ids) == len(grid._empty_bits)
+    for slot, column_id in enumerate(grid._slot_ids):
+        bits = grid._empty_bits[slot]
+        if column_id is None:  # a removed column keeps no bits
+            assert bytearray() == bits
+            continue
+        expected = bytearray((rows + 7) // 8)  # bits past the last row are 0 too
+        for position in range(rows):
+            if grid._buf[position * stride + slot]:
+                expected[position >> 3] |= 1 << (position & 7)
+        assert expected == bits, f"column {column_id!r}"
+
+
+class IndexedGridMachine(GridMachine):
+    """The public machine, plus invariants on taskcore's private emptiness index."""
+
+    @invariant()
+    def bit_index_matches_every_cell(self) -> None:
+        """Bit ``position`` of a column's bits is set iff the model says the cell is empty."""
+        assert_bit_index_exact(self.grid)
+        grid = self.grid
+        for (row, column), empty in self.empty.items():
+            position, slot = grid._position[row], grid._slot_of[column]
+            assert empty == bool(grid._empty_bits[slot][position >> 3] >> (position & 7) & 1)
+
+    @invariant()
+    def bit_index_survives_a_dump(self) -> None:
+        """``Grid.load(dump())`` rebuilds the same bits for every column (slots may move)."""
+        loaded = Grid.load(self.grid.dump())
+        assert_bit_index_exact(loaded)
+        for column in self.columns:
+            assert (
+                self.grid._empty_bits[self.grid._slot_of[column]]
+                == loaded._empty_bits[loaded._slot_of[column]]
+            )
+
+
+TestGrid = IndexedGridMachine.TestCase
 
 
 def small_grid() -> Grid:
@@ -118,6 +160,32 @@ def test_adding_rows_leaves_existing_cells_and_fills_new_ones_as_told() -> None:
         grid.is_empty("new_9999", "col_name"),
         grid.is_empty("blank", "col_name"),
     )
+
+
+@pytest.mark.parametrize("filled", [False, True])
+def test_the_bit_index_stays_exact_across_byte_boundaries(filled: bool) -> None:
+    # Rows added in batches that start and end at many offsets within a byte, between
+    # columns added (the stride doubles), cells edited, and columns removed until the
+    # tombstones are compacted.
+    grid = Grid([], ["a", "b"])
+    made = 0
+    for count in [0, 1, 3, 7, 8, 9, 2, 16, 5, 17, 1, 10_000]:
+        grid.add_rows([f"r{made + i}" for i in range(count)], filled=filled)
+        made += count
+        grid.add_column(f"c{made}", filled=not filled)
+        if made:
+            grid.set_filled(f"r{made - 1}", "a", filled)
+        assert_bit_index_exact(grid)
+    stride = grid._stride
+    for column in grid.column_ids[:-3]:
+        grid.remove_column(column)
+    assert grid._stride < stride  # compacted
+    assert_bit_index_exact(grid)
+    grid.set_filled("r9", grid.column_ids[0], False)
+    grid.set_filled("r9", grid.column_ids[0], True)
+    grid.set_filled("r10", grid.column_ids[-1], not filled)
+    assert_bit_index_exact(grid)
+    assert_bit_index_exact(Grid.load(grid.dump()))
 
 
 def test_adding_and_removing_columns_keeps_order_and_cells() -> None:

@@ -493,16 +493,17 @@ def test_both_intersection_counts_equal_brute_force(gather_cost: int, data: st.D
 def test_the_intersection_count_picks_its_method_by_size() -> None:
     grid = Grid([f"r{i}" for i in range(1000)], ["a", "b", "c"])
     grid.set_filled("r7", "b", True)
-    gather, mark, popcount = (
+    gather, mark, mask, popcount = (
         selection_module._GATHER_COST,
         selection_module._MARK_COST,
+        selection_module._MASK_COST,
         selection_module._POPCOUNT_COST,
     )
     few = Selection(row_ids=["r7", "r8"], column_ids=["b", "c"])  # gathers 4 bytes
     one = Selection(row_ids=["r7"], column_ids=["a", "b"])  # gathers 2 bytes
     many = Selection(row_ids=grid.row_ids[:900], column_ids=["c", "a", "b"])  # popcounts
-    assert gather * 3 * 900 > mark * 900 + popcount * 3 * 1000  # "many" takes the popcount
-    assert gather * 2 * 2 < mark * 2 + popcount * 2 * 1000  # "few" gathers
+    assert gather * 3 * 900 > mark * 900 + (mask + popcount * 3) * 1000  # "many": the bits
+    assert gather * 2 * 2 < mark * 2 + (mask + popcount * 2) * 1000  # "few" gathers
     assert (3, 1, 2699) == (
         few.resolve(grid).count,
         one.resolve(grid).count,

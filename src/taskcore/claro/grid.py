@@ -15,6 +15,13 @@ Theory of operation:
   cell keeps a 10,000 x 100 grid at 1 MB (a Python set of the empty cells' ``(row,
   column)`` tuples is about 30 times that) and lets the resolver filter and count with
   C-level slicing (``buf[slot::stride]``) and :meth:`bytearray.count`.
+- Alongside it, each column slot has a bit-packed emptiness index: a ``bytearray`` of
+  ``ceil(rows / 8)`` bytes whose bit ``position`` (little-endian: bit ``position % 8`` of
+  byte ``position // 8``) is 1 when the cell is empty.  It is one more bit per cell (1/8
+  of the bytes) and kept exactly in sync with the bytes; ``int.from_bytes`` of it, masked
+  with the selected rows and popcounted, counts a column's empty selected cells reading
+  ``rows / 8`` bytes (the selection resolver's intersection count).  Removed columns'
+  slots hold an empty ``bytearray``.
 - Empty counts are kept per column slot and for the whole grid, so counting every empty
   cell is O(1) and counting a column's is O(1).
 - Costs are proportional to the change: filling or emptying a cell is O(1); adding ``k``
@@ -196,6 +203,8 @@ class Grid:
         self._slot_ids: list[str | None] = list(columns)
         self._slot_of: dict[str, int] = {c: s for s, c in enumerate(columns)}
         self._slot_empty: list[int] = [0] * len(columns)
+        # Per slot, bit p set iff the cell (p, slot) is empty; b"" for a removed column.
+        self._empty_bits: list[bytearray] = [bytearray() for _ in columns]
         self._row_ids: list[str] = []
         self._position: dict[str, int] = {}
         self._buf = bytearray()
@@ -315,9 +324,11 @@ class Grid:
         if old == new:
             return
         self._buf[offset] = new
+        position, slot = divmod(offset, self._stride)
+        self._empty_bits[slot][position >> 3] ^= 1 << (position & 7)  # it changed: flip
         delta = 1 if new == _EMPTY else -1
-        self._slot_empty[offset % self._stride] += delta
-        self._row_empty[offset // self._stride] += delta
+        self._slot_empty[slot] += delta
+        self._row_empty[position] += delta
         self._total_empty += delta
 
     def add_rows(self, row_ids: Iterable[str], *, filled: bool = False) -> None:
@@ -343,6 +354,7 @@ class Grid:
                 if column_id is not None:
                     template[slot] = _EMPTY
         start = len(self._row_ids)
+        self._extend_bits(start, len(new), filled)
         self._row_ids.extend(new)
         self._position.update(zip(new, range(start, start + len(new)), strict=True))
         self._buf.extend(bytes(template) * len(new))
@@ -374,6 +386,10 @@ class Grid:
         self._slot_of[column_id] = slot
         rows = len(self._row_ids)
         self._slot_empty.append(0 if filled else rows)
+        size = (rows + 7) // 8
+        self._empty_bits.append(
+            bytearray(size) if filled else bytearray(((1 << rows) - 1).to_bytes(size, "little"))
+        )
         if not filled:
             self._buf[slot :: self._stride] = bytes([_EMPTY]) * rows
             self._total_empty += rows
@@ -396,6 +412,7 @@ class Grid:
         self._buf[slot :: self._stride] = bytes(len(self._row_ids))
         self._total_empty -= self._slot_empty[slot]
         self._slot_empty[slot] = 0
+        self._empty_bits[slot] = bytearray()
         self._slot_ids[slot] = None
         del self._slot_of[column_id]
         # Tombstones cost a byte per row each; compact once they outnumber live columns,
@@ -467,9 +484,12 @@ class Grid:
             ascii_bits = format(int.from_bytes(packed, "little"), f"0{count}b")[::-1]
             flags = ascii_bits.encode("ascii").translate(_FROM_ASCII)
             width = len(columns)
+            size = (len(rows) + 7) // 8
             for slot in range(width):
                 column = flags[slot::width]
                 grid._buf[slot :: grid._stride] = column
+                bits = int(column.translate(_TO_ASCII)[::-1], 2)
+                grid._empty_bits[slot][:] = bits.to_bytes(size, "little")
                 empties = column.count(_EMPTY)
                 grid._slot_empty[slot] = empties
                 grid._total_empty += empties
@@ -540,12 +560,32 @@ class Grid:
             flags[j::width] = bytes([picked] if one else picked)
         return flags
 
+    def _extend_bits(self, start: int, count: int, filled: bool) -> None:
+        """Grow each live column's bits from ``start`` rows by ``count`` rows, all set or not.
+
+        O(``count`` x columns / 8): only the bytes of the new rows are written (the byte
+        holding row ``start`` may already hold older rows' bits, so it is OR-ed).
+        ``bytearray.extend`` over-allocates, so growing is amortised O(1) per byte.
+        """
+        size, first = (start + count + 7) // 8, start >> 3
+        grow = bytes(size - (start + 7) // 8)
+        run = (
+            b"" if filled else (((1 << count) - 1) << (start & 7)).to_bytes(size - first, "little")
+        )
+        for slot in self._slot_of.values():
+            bits = self._empty_bits[slot]
+            bits += grow
+            if run:
+                bits[first] |= run[0]
+                bits[first + 1 : size] = run[1:]
+
     def _relayout(self, stride: int) -> None:
         """Copy the live columns, in order, into a buffer of ``stride`` bytes per row."""
         rows = len(self._row_ids)
         buf = bytearray(rows * stride)
         slot_ids: list[str | None] = []
         slot_empty: list[int] = []
+        empty_bits: list[bytearray] = []
         for old_slot, column_id in enumerate(self._slot_ids):
             if column_id is None:
                 continue
@@ -553,8 +593,10 @@ class Grid:
             buf[new_slot::stride] = self._buf[old_slot :: self._stride]
             slot_ids.append(column_id)
             slot_empty.append(self._slot_empty[old_slot])
+            empty_bits.append(self._empty_bits[old_slot])  # bits are per column: moved as is
         self._buf, self._stride = buf, stride
         self._slot_ids, self._slot_empty = slot_ids, slot_empty
+        self._empty_bits = empty_bits
         self._slot_of = {c: s for s, c in enumerate(slot_ids) if c is not None}
 
 
