@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from taskcore.claro.service import TASKS, ClaroTasks
 from taskcore.claro.task import ClaroTask
 from taskcore.errors import DatasetLocked, IllegalTransition
 from taskcore.store import MemoryStore, SqliteStore, Store
+from threads import run_threads
 
 THREADS, OPS = 8, 50
 DATASETS = ("ds_a", "ds_b", "ds_c")
@@ -26,26 +27,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     made: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "t.db")
     yield made
     made.close()
-
-
-def run_threads(count: int, body: Callable[[int], None]) -> None:
-    errors: list[BaseException] = []
-    start = threading.Barrier(count)
-
-    def guarded(index: int) -> None:
-        try:
-            start.wait()
-            body(index)
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert [] == errors
-    assert [] == [thread for thread in threads if thread.is_alive()]
 
 
 def test_racing_creates_and_cancels_keep_one_live_task_per_dataset_and_lose_nothing(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from lock_workers import COUNTER, DATASET, locked_increment
 from taskcore.errors import DatasetLocked
 from taskcore.locks import Grant, Lease, LockManager
 from taskcore.store import MemoryStore, SqliteStore, Store
+from threads import run_threads
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -20,24 +21,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     made: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "t.db")
     yield made
     made.close()
-
-
-def run_threads(count: int, body: Callable[[int], None]) -> None:
-    errors: list[BaseException] = []
-
-    def guarded(index: int) -> None:
-        try:
-            body(index)
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert [] == errors
-    assert [] == [thread for thread in threads if thread.is_alive()]
 
 
 def test_of_sixteen_racing_threads_exactly_one_locks_and_the_rest_see_it(store: Store) -> None:
