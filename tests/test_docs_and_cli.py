@@ -63,6 +63,16 @@ def test_demo_walks_a_task_to_completion_and_shows_a_refused_cancel() -> None:
     assert "Empty cells left in the dataset: 7" in text
 
 
+def test_the_selection_guide_example_runs() -> None:
+    text = (ROOT / "docs" / "selection.md").read_text(encoding="utf-8")
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(compile(example, "docs/selection.md", "exec"), namespace)
+    resolution = namespace["resolution"]
+    assert 1 == resolution.count  # type: ignore[attr-defined]
+    assert [("row_1", "col_category")] == list(resolution.cells())  # type: ignore[attr-defined]
+
+
 def test_the_claro_guide_example_runs() -> None:
     text = (ROOT / "docs" / "claro.md").read_text(encoding="utf-8")
     example = text.split("```python\n", 1)[1].split("```", 1)[0]
