@@ -29,7 +29,7 @@ import hashlib
 import json
 import threading
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -133,7 +133,7 @@ class ClaroTasks:
         self.estimator: Estimator = RateEstimator() if estimator is None else estimator
         self.locks = LockManager(self.store, lease_ttl)
         self._cache_lock = threading.Lock()
-        self._grids: dict[str, tuple[int, Grid]] = {}
+        self._grids: dict[str, tuple[str, Grid]] = {}  # dataset -> (version, grid)
         self._recorded: dict[str, RecordedTargets] = {}
 
     # -- datasets ---------------------------------------------------------------------
@@ -197,7 +197,7 @@ class ClaroTasks:
         """
         self._edit(account_id, dataset_id, lambda grid: grid.set_filled(row_id, column_id, filled))
 
-    def _edit(self, account_id: str, dataset_id: str, change: Any) -> None:
+    def _edit(self, account_id: str, dataset_id: str, change: Callable[[Grid], None]) -> None:
         with self.store.unit() as unit:
             meta = self._dataset(unit, account_id, dataset_id)
             self._settle_expired(unit, dataset_id)
@@ -637,7 +637,7 @@ class ClaroTasks:
         Versions are unique per write (never reused, even by a unit that rolled back), so
         a cached grid is the right one exactly when its version matches.
         """
-        version = _need(unit, DATASETS, dataset_id)["version"]
+        version: str = _need(unit, DATASETS, dataset_id)["version"]
         with self._cache_lock:
             cached = self._grids.get(dataset_id)
         if cached is not None and cached[0] == version:
