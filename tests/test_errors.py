@@ -129,3 +129,17 @@ def test_base_error_has_a_message_body() -> None:
         "code": "TASKCORE_ERROR",
         "details": {"message": "boom"},
     }
+
+
+def test_details_leave_out_values_that_are_none_or_empty() -> None:
+    from taskcore import IllegalTransition
+
+    refused = IllegalTransition(lifecycle="l", state="done", event="go", allowed=[])
+    assert {"message", "lifecycle", "currentStatus", "event"} == set(refused.details)
+    guarded = IllegalTransition(
+        lifecycle="l", state="s", event="go", allowed=["go"], failed_guards=["ready"]
+    )
+    assert (["go"], ["ready"]) == (
+        guarded.details["allowedEvents"],
+        guarded.details["failedGuards"],
+    )

@@ -57,6 +57,10 @@ class TaskcoreError(Exception):
     code: ClassVar[str] = "TASKCORE_ERROR"
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """``(details key, attribute)`` pairs shown in ``details`` besides ``message``."""
+    wire_message: ClassVar[bool] = True
+    """Whether ``details`` carries ``message`` (Claro's not-found bodies do not)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -79,8 +83,18 @@ class TaskcoreError(Exception):
 
     @property
     def details(self) -> dict[str, Any]:
-        """The error's values as the wire shows them (camelCase keys)."""
-        return {"message": self.message}
+        """The error's values as the wire shows them (camelCase keys).
+
+        Built from :attr:`wire_details`; a value that is ``None`` or empty is left out,
+        as the seeds leave out fields that have no value.  Tuples become lists.
+        """
+        details: dict[str, Any] = {"message": self.message} if self.wire_message else {}
+        for key, attribute in self.wire_details:
+            value = getattr(self, attribute)
+            if value is None or value == ():
+                continue
+            details[key] = list(value) if isinstance(value, tuple) else value
+        return details
 
     def to_wire(self) -> dict[str, Any]:
         """The documented Claro error body: ``{"error", "code", "details"}``."""
@@ -105,16 +119,11 @@ class ValidationError(TaskcoreError, ValueError):
     code = "VALIDATION_ERROR"
     status = 400
     title = "Invalid request"
+    wire_details = (("field", "field"),)
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
-
-    @property
-    def details(self) -> dict[str, Any]:
-        if self.field is None:
-            return {"message": self.message}
-        return {"message": self.message, "field": self.field}
 
 
 class Unauthorized(TaskcoreError):
@@ -167,6 +176,10 @@ class IdempotencyConflict(TaskcoreError):
     code = "IDEMPOTENCY_CONFLICT"
     status = 409
     title = "Idempotency key reused"
+    wire_details = (
+        ("idempotencyKey", "key"),
+        ("taskId", "task_id"),
+    )
 
     def __init__(self, key: str, task_id: str) -> None:
         self.key = key
@@ -174,10 +187,6 @@ class IdempotencyConflict(TaskcoreError):
         super().__init__(
             f"Idempotency key {key!r} was already used for a different request (task {task_id})"
         )
-
-    @property
-    def details(self) -> dict[str, Any]:
-        return {"message": self.message, "idempotencyKey": self.key, "taskId": self.task_id}
 
 
 class IllegalTransition(TaskcoreError):
@@ -195,6 +204,13 @@ class IllegalTransition(TaskcoreError):
     code = "ILLEGAL_TRANSITION"
     status = 409
     title = "Illegal transition"
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("lifecycle", "lifecycle"),
+        ("currentStatus", "state"),
+        ("event", "event"),
+        ("allowedEvents", "allowed"),
+        ("failedGuards", "failed_guards"),
+    )
 
     def __init__(
         self,
@@ -227,17 +243,6 @@ class IllegalTransition(TaskcoreError):
             f"{self.state!r}; allowed there: {allowed}"
         )
 
-    @property
-    def details(self) -> dict[str, Any]:
-        return {
-            "message": self.message,
-            "lifecycle": self.lifecycle,
-            "currentStatus": self.state,
-            "event": self.event,
-            "allowedEvents": list(self.allowed),
-            "failedGuards": list(self.failed_guards),
-        }
-
 
 class TaskNotCancellable(IllegalTransition):
     """Claro: cancel of a task that is already completed, failed or cancelled.
@@ -248,6 +253,7 @@ class TaskNotCancellable(IllegalTransition):
     code = "TASK_NOT_CANCELLABLE"
     status = 409
     title = "Cannot cancel task"
+    wire_details = (("currentStatus", "state"),)
 
     def _default_message(self) -> str:
         # DESIGN.md: the seed's message for completed/failed, ours for cancelled.
@@ -260,15 +266,15 @@ class TaskNotCancellable(IllegalTransition):
         """The task's status when the cancel was refused (wire value)."""
         return self.state
 
-    @property
-    def details(self) -> dict[str, Any]:
-        return {"message": self.message, "currentStatus": self.state}
-
 
 class NotFound(TaskcoreError, LookupError):
-    """Something the caller named does not exist, or belongs to another tenant."""
+    """Something the caller named does not exist, or belongs to another tenant.
+
+    Claro's not-found bodies carry only the id (``{"taskId": ...}``), no message.
+    """
 
     status = 404
+    wire_message = False
 
 
 class DatasetNotFound(NotFound):
@@ -276,14 +282,11 @@ class DatasetNotFound(NotFound):
 
     code = "DATASET_NOT_FOUND"
     title = "Dataset not found"
+    wire_details = (("datasetId", "dataset_id"),)
 
     def __init__(self, dataset_id: str) -> None:
         self.dataset_id = dataset_id
         super().__init__(f"Dataset {dataset_id} not found")
-
-    @property
-    def details(self) -> dict[str, Any]:
-        return {"datasetId": self.dataset_id}
 
 
 class TaskNotFound(NotFound):
@@ -291,14 +294,11 @@ class TaskNotFound(NotFound):
 
     code = "TASK_NOT_FOUND"
     title = "Task not found"
+    wire_details = (("taskId", "task_id"),)
 
     def __init__(self, task_id: str) -> None:
         self.task_id = task_id
         super().__init__(f"Task {task_id} not found")
-
-    @property
-    def details(self) -> dict[str, Any]:
-        return {"taskId": self.task_id}
 
 
 class WebhookNotFound(NotFound):
@@ -306,14 +306,11 @@ class WebhookNotFound(NotFound):
 
     code = "WEBHOOK_NOT_FOUND"
     title = "Webhook not found"
+    wire_details = (("webhookId", "webhook_id"),)
 
     def __init__(self, webhook_id: str) -> None:
         self.webhook_id = webhook_id
         super().__init__(f"Webhook {webhook_id} not found")
-
-    @property
-    def details(self) -> dict[str, Any]:
-        return {"webhookId": self.webhook_id}
 
 
 class DatasetLocked(TaskcoreError):
@@ -328,6 +325,7 @@ class DatasetLocked(TaskcoreError):
     code = "DATASET_LOCKED"
     status = 409
     title = "Dataset is locked"
+    wire_details = (("activeTaskId", "active_task_id"),)
 
     def __init__(
         self, *, dataset_id: str, active_task_id: str, expires_at: str | None = None
@@ -341,10 +339,6 @@ class DatasetLocked(TaskcoreError):
     def __str__(self) -> str:
         return f"Dataset {self.dataset_id} is locked by task {self.active_task_id}"
 
-    @property
-    def details(self) -> dict[str, Any]:
-        return {"message": self.message, "activeTaskId": self.active_task_id}
-
 
 class InvalidSelection(TaskcoreError, ValueError):
     """Claro ``INVALID_SELECTION``: a bulk selection that cannot be honoured.
@@ -357,6 +351,10 @@ class InvalidSelection(TaskcoreError, ValueError):
     code = "INVALID_SELECTION"
     status = 400
     title = "Invalid cell selection"
+    wire_details = (
+        ("field", "field"),
+        ("unknownIds", "unknown_ids"),
+    )
 
     COMBINED_MESSAGE: ClassVar[str] = (
         "Cannot combine cellIds with rowIds or columnIds. Use either cellIds alone, "
@@ -375,15 +373,6 @@ class InvalidSelection(TaskcoreError, ValueError):
         self.field = field
         self.unknown_ids = tuple(unknown_ids)
 
-    @property
-    def details(self) -> dict[str, Any]:
-        details: dict[str, Any] = {"message": self.message}
-        if self.field is not None:
-            details["field"] = self.field
-        if self.unknown_ids:
-            details["unknownIds"] = list(self.unknown_ids)
-        return details
-
 
 class QuotaExceeded(TaskcoreError):
     """Claro ``QUOTA_EXCEEDED``: the account created its allowed number of tasks.
@@ -398,6 +387,11 @@ class QuotaExceeded(TaskcoreError):
     code = "QUOTA_EXCEEDED"
     status = 429
     title = "Task creation limit reached"
+    wire_details = (
+        ("limit", "limit"),
+        ("windowSeconds", "window_seconds"),
+        ("retryAfterSeconds", "retry_after_seconds"),
+    )
 
     def __init__(
         self,
@@ -414,15 +408,6 @@ class QuotaExceeded(TaskcoreError):
         super().__init__(
             f"Task creation limit reached: {limit} tasks per {window_seconds:g} seconds"
         )
-
-    @property
-    def details(self) -> dict[str, Any]:
-        return {
-            "message": self.message,
-            "limit": self.limit,
-            "windowSeconds": self.window_seconds,
-            "retryAfterSeconds": self.retry_after_seconds,
-        }
 
 
 def catalogue() -> Mapping[str, type[TaskcoreError]]:
@@ -445,15 +430,16 @@ class GridIdNotFound(NotFound):
 
     code = "GRID_ID_NOT_FOUND"
     title = "Grid id not found"
+    wire_details = (
+        ("kind", "kind"),
+        ("id", "grid_id"),
+    )
+    wire_message = True
 
     def __init__(self, kind: str, grid_id: str) -> None:
         self.kind = kind
         self.grid_id = grid_id
         super().__init__(f"Dataset has no {kind} with id {grid_id!r}")
-
-    @property
-    def details(self) -> dict[str, Any]:
-        return {"message": self.message, "kind": self.kind, "id": self.grid_id}
 
 
 # --- Locks (docs/locks.md) -------------------------------------------------------------
@@ -476,6 +462,11 @@ class LeaseNotHeld(TaskcoreError):
     code = "LEASE_NOT_HELD"
     status = 409
     title = "Lease not held"
+    wire_details = (
+        ("resourceId", "resource_id"),
+        ("token", "token"),
+        ("activeTaskId", "active_task_id"),
+    )
 
     def __init__(self, *, resource_id: str, token: int, active_task_id: str | None) -> None:
         self.resource_id = resource_id
@@ -483,15 +474,6 @@ class LeaseNotHeld(TaskcoreError):
         self.active_task_id = active_task_id
         holder = "nobody" if active_task_id is None else f"task {active_task_id}"
         super().__init__(f"Token {token} holds no lease on {resource_id}; it is held by {holder}")
-
-    @property
-    def details(self) -> dict[str, Any]:
-        return {
-            "message": self.message,
-            "resourceId": self.resource_id,
-            "token": self.token,
-            "activeTaskId": self.active_task_id,
-        }
 
 
 class StaleToken(TaskcoreError):
@@ -509,6 +491,11 @@ class StaleToken(TaskcoreError):
     code = "STALE_TOKEN"
     status = 409
     title = "Stale fencing token"
+    wire_details = (
+        ("resourceId", "resource_id"),
+        ("token", "token"),
+        ("currentToken", "current_token"),
+    )
 
     def __init__(self, *, resource_id: str, token: int, current_token: int) -> None:
         self.resource_id = resource_id
@@ -517,12 +504,3 @@ class StaleToken(TaskcoreError):
         super().__init__(
             f"Token {token} on {resource_id} is stale: the latest token granted is {current_token}"
         )
-
-    @property
-    def details(self) -> dict[str, Any]:
-        return {
-            "message": self.message,
-            "resourceId": self.resource_id,
-            "token": self.token,
-            "currentToken": self.current_token,
-        }
