@@ -68,7 +68,7 @@ def test_every_state_and_event(state: ClaroStatus, event: ClaroEvent) -> None:
 def test_complete_is_refused_until_every_target_is_recorded() -> None:
     with pytest.raises(IllegalTransition) as caught:
         CLARO_TASK.fire(P, COMPLETE, HALF)
-    assert caught.value.failed_guards == ("all_recorded",)
+    assert ("all_recorded",) == caught.value.failed_guards
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,7 @@ def test_cancel_is_refused_once_terminal_with_the_documented_body(
         "details": {"message": message, "currentStatus": state.value},
     } == caught.value.to_wire()
     assert state.value == caught.value.current_status
-    assert caught.value.status == 409
+    assert 409 == caught.value.status
 
 
 def test_terminal_states_are_the_documented_end_states() -> None:

@@ -30,15 +30,15 @@ def test_mermaid_diagram_has_every_row_and_the_guard() -> None:
 
 def test_write_docs_writes_only_what_changed(tmp_path: Path) -> None:
     assert len(rendered_docs()) == len(write_docs(tmp_path))
-    assert write_docs(tmp_path) == []
+    assert [] == write_docs(tmp_path)
 
 
 def test_docs_check_reports_drift(tmp_path: Path) -> None:
     out = io.StringIO()
-    assert main(["docs", str(tmp_path), "--check"], out) == 1
+    assert 1 == main(["docs", str(tmp_path), "--check"], out)
     assert "stale:" in out.getvalue()
-    assert main(["docs", str(tmp_path)], io.StringIO()) == 0
-    assert main(["docs", str(tmp_path), "--check"], io.StringIO()) == 0
+    assert 0 == main(["docs", str(tmp_path)], io.StringIO())
+    assert 0 == main(["docs", str(tmp_path), "--check"], io.StringIO())
 
 
 def test_demo_runs_as_a_subprocess() -> None:
@@ -55,7 +55,7 @@ def test_demo_runs_as_a_subprocess() -> None:
 
 def test_demo_walks_a_task_to_completion_and_shows_a_refused_cancel() -> None:
     out = io.StringIO()
-    assert main(["demo"], out) == 0
+    assert 0 == main(["demo"], out)
     text = out.getvalue()
     assert "-> 409" in text
     assert "DATASET_LOCKED" in text

@@ -62,12 +62,11 @@ def test_guarded_row_is_refused_naming_the_guard_when_it_does_not_hold() -> None
     with pytest.raises(IllegalTransition) as caught:
         lamp().fire(Light.OFF, Press.TOGGLE, {"power": False})
     error = caught.value
-    assert (error.lifecycle, error.state, error.event) == ("toy.lamp", "off", "toggle")
-    assert error.failed_guards == ("has_power",)
-    assert error.allowed == ("toggle", "smash")
-    assert (
-        str(error)
-        == "toy.lamp: event 'toggle' refused in state 'off': guard has_power does not hold"
+    assert ("toy.lamp", "off", "toggle") == (error.lifecycle, error.state, error.event)
+    assert ("has_power",) == error.failed_guards
+    assert ("toggle", "smash") == error.allowed
+    assert "toy.lamp: event 'toggle' refused in state 'off': guard has_power does not hold" == str(
+        error
     )
 
 
@@ -79,13 +78,12 @@ def test_alternatives_are_tried_in_order_and_the_unguarded_one_is_the_fallback()
 def test_terminal_state_refuses_every_event_and_names_none_allowed() -> None:
     with pytest.raises(IllegalTransition) as caught:
         lamp().fire(Light.BROKEN, Press.TOGGLE)
-    assert caught.value.allowed == ()
-    assert (
-        str(caught.value)
-        == "toy.lamp: event 'toggle' is not allowed in state 'broken'; allowed there: none"
+    assert () == caught.value.allowed
+    assert "toy.lamp: event 'toggle' is not allowed in state 'broken'; allowed there: none" == str(
+        caught.value
     )
-    assert caught.value.status == 409
-    assert caught.value.code == "ILLEGAL_TRANSITION"
+    assert 409 == caught.value.status
+    assert "ILLEGAL_TRANSITION" == caught.value.code
 
 
 def test_a_guarded_row_without_context_is_a_programming_error() -> None:
@@ -109,12 +107,12 @@ def test_introspection_reports_states_initial_terminal_and_allowed_events() -> N
     assert machine.is_terminal(Light.BROKEN)
     assert not machine.is_terminal(Light.ON)
     assert machine.allowed(Light.ON) == (Press.TOGGLE, Press.SMASH)
-    assert machine.allowed(Light.BROKEN) == ()
+    assert () == machine.allowed(Light.BROKEN)
     assert frozenset(Light) == machine.reachable()
     assert frozenset({Light.BROKEN}) == machine.reachable(Light.BROKEN)
-    assert tuple(g.name for g in machine.guards()) == ("has_power", "is_fragile")
-    assert len(list(machine.rows())) == 5
-    assert repr(machine) == "<Lifecycle toy.lamp: 3 states, 5 rows>"
+    assert ("has_power", "is_fragile") == tuple(g.name for g in machine.guards())
+    assert 5 == len(list(machine.rows()))
+    assert "<Lifecycle toy.lamp: 3 states, 5 rows>" == repr(machine)
 
 
 @pytest.mark.parametrize(
@@ -246,4 +244,4 @@ def test_only_the_engine_module_imports_transitions() -> None:
             )  # fmt: skip
             if any(n == "transitions" or n.startswith("transitions.") for n in names):
                 importers.append(path.name)
-    assert importers == ["_engine.py"]
+    assert ["_engine.py"] == importers

@@ -33,10 +33,9 @@ def test_manual_clock_moves_only_forward() -> None:
 
 
 def test_instants_format_as_the_seeds_show_them() -> None:
-    assert format_instant(datetime(2024, 3, 14, 15, 30, tzinfo=UTC)) == "2024-03-14T15:30:00Z"
-    assert (
-        format_instant(datetime(2024, 3, 14, 15, 30, 0, 250000, tzinfo=UTC))
-        == "2024-03-14T15:30:00.250000Z"
+    assert "2024-03-14T15:30:00Z" == format_instant(datetime(2024, 3, 14, 15, 30, tzinfo=UTC))
+    assert "2024-03-14T15:30:00.250000Z" == format_instant(
+        datetime(2024, 3, 14, 15, 30, 0, 250000, tzinfo=UTC)
     )
     instant = datetime(2024, 3, 14, 15, 30, tzinfo=UTC)
     assert instant == parse_instant("2024-03-14T15:30:00Z")
@@ -65,5 +64,5 @@ def test_seeded_ids_replay_and_never_repeat_across_threads() -> None:
         t.start()
     for t in threads:
         t.join()
-    assert len(set(seen)) == 2000
+    assert 2000 == len(set(seen))
     assert all(i.startswith("wh_") and i[3 + 14] == "4" for i in seen)
