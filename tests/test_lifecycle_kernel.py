@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 from enum import StrEnum
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -28,11 +29,11 @@ class Press(StrEnum):
     SMASH = "smash"
 
 
-HAS_POWER: Guard[dict[str, bool]] = Guard("has_power", lambda c: c["power"], "mains is on")
-IS_FRAGILE: Guard[dict[str, bool]] = Guard("is_fragile", lambda c: c["fragile"], "glass bulb")
+HAS_POWER: Guard[Any] = Guard("has_power", lambda c: c.power, "mains is on")
+IS_FRAGILE: Guard[Any] = Guard("is_fragile", lambda c: c.fragile, "glass bulb")
 
 
-def lamp() -> Lifecycle[Light, Press, dict[str, bool]]:
+def lamp() -> Lifecycle[Light, Press, Any]:
     """A toy with a guarded row and a row of alternatives (guarded, then fallback)."""
     return Lifecycle(
         "toy.lamp",
@@ -55,12 +56,12 @@ def test_unguarded_row_fires_to_its_target() -> None:
 
 
 def test_guarded_row_fires_when_its_guard_holds() -> None:
-    assert lamp().fire(Light.OFF, Press.TOGGLE, {"power": True}) == Light.ON
+    assert lamp().fire(Light.OFF, Press.TOGGLE, SimpleNamespace(power=True)) == Light.ON
 
 
 def test_guarded_row_is_refused_naming_the_guard_when_it_does_not_hold() -> None:
     with pytest.raises(IllegalTransition) as caught:
-        lamp().fire(Light.OFF, Press.TOGGLE, {"power": False})
+        lamp().fire(Light.OFF, Press.TOGGLE, SimpleNamespace(power=False))
     error = caught.value
     assert ("toy.lamp", "off", "toggle") == (error.lifecycle, error.state, error.event)
     assert ("has_power",) == error.failed_guards
@@ -71,8 +72,8 @@ def test_guarded_row_is_refused_naming_the_guard_when_it_does_not_hold() -> None
 
 
 def test_alternatives_are_tried_in_order_and_the_unguarded_one_is_the_fallback() -> None:
-    assert lamp().fire(Light.ON, Press.SMASH, {"fragile": True}) == Light.BROKEN
-    assert lamp().fire(Light.ON, Press.SMASH, {"fragile": False}) == Light.OFF
+    assert lamp().fire(Light.ON, Press.SMASH, SimpleNamespace(fragile=True)) == Light.BROKEN
+    assert lamp().fire(Light.ON, Press.SMASH, SimpleNamespace(fragile=False)) == Light.OFF
 
 
 def test_terminal_state_refuses_every_event_and_names_none_allowed() -> None:
@@ -95,7 +96,7 @@ def test_can_fire_answers_without_raising() -> None:
     machine = lamp()
     assert machine.can_fire(Light.OFF, Press.SMASH)
     assert not machine.can_fire(Light.BROKEN, Press.SMASH)
-    assert not machine.can_fire(Light.OFF, Press.TOGGLE, {"power": False})
+    assert not machine.can_fire(Light.OFF, Press.TOGGLE, SimpleNamespace(power=False))
 
 
 def test_introspection_reports_states_initial_terminal_and_allowed_events() -> None:
@@ -148,13 +149,6 @@ def test_malformed_tables_are_refused_when_declared(table: Any, initial: Any, wh
 ALL_LIFECYCLES: list[Lifecycle[Any, Any, Any]] = [lamp(), *LIFECYCLES]
 
 
-class AnyContext:
-    """A context every guard of every lifecycle can read; each guard's answer is drawn."""
-
-    def __init__(self, outcomes: dict[str, bool]) -> None:
-        self.outcomes = outcomes
-
-
 @st.composite
 def fire_cases(draw: st.DrawFn) -> tuple[Lifecycle[Any, Any, Any], Any, Any, dict[str, bool]]:
     lifecycle = draw(st.sampled_from(ALL_LIFECYCLES))
@@ -164,51 +158,23 @@ def fire_cases(draw: st.DrawFn) -> tuple[Lifecycle[Any, Any, Any], Any, Any, dic
     return lifecycle, state, event, outcomes
 
 
-def _with_guards_forced(lifecycle: Lifecycle[Any, Any, Any], outcomes: dict[str, bool]) -> Any:
-    """A context under which each guard answers ``outcomes[guard.name]``."""
-    forced: dict[str, Any] = {}
-    for guard in lifecycle.guards():
-        # Find a context for which the real predicate gives the drawn answer.
-        forced[guard.name] = _witness(guard, outcomes[guard.name])
-    return _Merged(forced)
-
-
-class _Merged:
-    """Answers each guard's attribute reads from the witness chosen for that guard."""
-
-    def __init__(self, witnesses: dict[str, Any]) -> None:
-        self.witnesses = witnesses
-
-    def __getattr__(self, name: str) -> Any:
-        values = {getattr(w, name, None) for w in self.witnesses.values()} - {None}
-        if len(values) != 1:
-            raise AttributeError(name)
-        return values.pop()
-
-    def __getitem__(self, key: str) -> Any:
-        for witness in self.witnesses.values():
-            if isinstance(witness, dict) and key in witness:
-                return witness[key]
-        raise KeyError(key)
-
-
-class _Progress:
-    def __init__(self, completed: int, total: int) -> None:
-        self.completed = completed
-        self.total = total
-
-
-_WITNESSES: dict[str, dict[bool, Any]] = {
+# Per guard and outcome, the context entries that make the guard give that outcome.  The
+# guards of one lifecycle read different keys, so their witnesses merge into one context.
+_WITNESSES: dict[str, dict[bool, dict[str, Any]]] = {
     "has_power": {True: {"power": True}, False: {"power": False}},
     "is_fragile": {True: {"fragile": True}, False: {"fragile": False}},
-    "all_recorded": {True: _Progress(3, 3), False: _Progress(2, 3)},
+    "all_recorded": {True: {"completed": 3, "total": 3}, False: {"completed": 2, "total": 3}},
 }
 
 
-def _witness(guard: Guard[Any], outcome: bool) -> Any:
-    witness = _WITNESSES[guard.name][outcome]
-    assert outcome == guard(witness)
-    return witness
+def _context(lifecycle: Lifecycle[Any, Any, Any], outcomes: dict[str, bool]) -> SimpleNamespace:
+    """A context under which each guard answers ``outcomes[guard.name]`` (checked)."""
+    merged: dict[str, Any] = {}
+    for guard in lifecycle.guards():
+        merged.update(_WITNESSES[guard.name][outcomes[guard.name]])
+    context = SimpleNamespace(**merged)
+    assert {g.name: g(context) for g in lifecycle.guards()} == outcomes
+    return context
 
 
 def test_every_guard_of_every_lifecycle_has_witnesses_for_both_outcomes() -> None:
@@ -221,7 +187,7 @@ def test_compiled_lookup_agrees_with_the_transitions_machine(
     case: tuple[Lifecycle[Any, Any, Any], Any, Any, dict[str, bool]],
 ) -> None:
     lifecycle, state, event, outcomes = case
-    context = _with_guards_forced(lifecycle, outcomes)
+    context = _context(lifecycle, outcomes)
     expected = lifecycle.reference_fire(state, event, context)
     try:
         actual = lifecycle.fire(state, event, context)
