@@ -75,7 +75,8 @@ def time_recording(service: ClaroTasks, dataset: str, rounds: int) -> float:
         service.start(task.task_id)
         start = time.perf_counter()
         for first in range(0, OUTCOMES, BATCH):
-            service.record(task.task_id, succeeded=range(first, first + BATCH - 10),
+            service.record(task.task_id, token=task.lease_token,
+                           succeeded=range(first, first + BATCH - 10),
                            failed=range(first + BATCH - 10, first + BATCH))  # fmt: skip
         times.append(time.perf_counter() - start)
         service.cancel("acc", dataset, task.task_id)

@@ -133,9 +133,9 @@ def test_status_in_progress_and_completed_match_the_seed(api: Api) -> None:
     created = api.call("POST", api.tasks("/bulk"), {"webhookId": api.webhook.webhook_id}).json()
     task_id = created["taskId"]
     api.clock.advance(60)
-    api.service.start(task_id)
+    token = api.service.start(task_id).lease_token
     api.clock.advance(60)
-    api.service.record(task_id, succeeded=range(7))
+    api.service.record(task_id, token=token, succeeded=range(7))
     response = api.call("GET", api.tasks(f"/{task_id}"))
     assert 200 == response.status
     assert shape(EXAMPLES["Get Task Status: Success Response - In Progress"]) == shape(
@@ -145,8 +145,8 @@ def test_status_in_progress_and_completed_match_the_seed(api: Api) -> None:
     assert "2024-03-14T15:33:00Z" == response.json()["estimatedCompletion"]
 
     assert 409 == api.call("POST", api.tasks("/new-rows"), {"rowCount": 1}).status
-    api.service.record(task_id, succeeded=range(7, 13), failed=[13])
-    api.service.complete(task_id)
+    api.service.record(task_id, token=token, succeeded=range(7, 13), failed=[13])
+    api.service.complete(task_id, token=token)
     assert 201 == api.call("POST", api.tasks("/new-rows"), {"rowCount": 1}).status
 
 
@@ -157,13 +157,15 @@ def test_completed_new_rows_task_and_webhook_match_the_seed(api: Api) -> None:
                        {"rowCount": 100, "webhookId": api.webhook.webhook_id}).json()  # fmt: skip
     task_id = created["taskId"]
     api.clock.advance(60)
-    api.service.start(task_id)
+    token = api.service.start(task_id).lease_token
     failing: frozenset[str] = frozenset({"col_x"})
     api.service.record_rows(
-        task_id, [RowOutcome(i, failing if i < 15 else frozenset()) for i in range(100)]
+        task_id,
+        [RowOutcome(i, failing if i < 15 else frozenset()) for i in range(100)],
+        token=token,
     )
     api.clock.advance(420)
-    api.service.complete(task_id)
+    api.service.complete(task_id, token=token)
     response = api.call("GET", api.tasks(f"/{task_id}"))
     assert shape(EXAMPLES["Get Task Status: Success Response - Completed"]) == shape(
         response.json()

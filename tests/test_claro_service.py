@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,16 @@ import pytest
 from taskcore.claro.grid import Grid
 from taskcore.claro.lifecycle import ClaroStatus
 from taskcore.claro.service import (
+    ACTIVE,
     BATCHES,
     DATASETS,
+    DELIVERED,
     GRIDS,
     IDEMPOTENCY,
     LEASE_EXPIRED,
     OUTBOX,
+    RETENTION,
+    SELECTIONS,
     TASKS,
     WEBHOOKS,
     ClaroTasks,
@@ -32,8 +37,8 @@ from taskcore.errors import (
     DatasetLocked,
     DatasetNotFound,
     IdempotencyConflict,
-    IllegalTransition,
     InvalidSelection,
+    LeaseLost,
     QuotaExceeded,
     TaskcoreError,
     TaskNotCancellable,
@@ -48,7 +53,10 @@ from taskcore.store import MemoryStore, SqliteStore, Store
 
 ME, OTHER = "acct_me", "acct_other"
 ROWS, COLUMNS = ["r1", "r2", "r3"], ["name", "email"]
-TABLES = (DATASETS, GRIDS, TASKS, BATCHES, WEBHOOKS, OUTBOX, IDEMPOTENCY, LEASES, TOKENS)
+TABLES = (
+    DATASETS, GRIDS, TASKS, SELECTIONS, BATCHES, ACTIVE, WEBHOOKS, OUTBOX, DELIVERED,
+    IDEMPOTENCY, f"{IDEMPOTENCY}.expiry", RETENTION, LEASES, TOKENS,
+)  # fmt: skip
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -116,8 +124,8 @@ def new_rows(service: ClaroTasks, dataset: str = "ds_a", **body: Any) -> ClaroTa
 
 def run_to_completion(service: ClaroTasks, task: ClaroTask) -> ClaroTask:
     service.start(task.task_id)
-    service.record(task.task_id, succeeded=range(task.total))
-    return service.complete(task.task_id)
+    service.record(task.task_id, succeeded=range(task.total), token=task.lease_token)
+    return service.complete(task.task_id, token=task.lease_token)
 
 
 # --- order of checks on create -----------------------------------------------------------
@@ -142,7 +150,7 @@ def test_create_checks_dataset_then_input_then_webhook_then_lock_then_quota(
     refused(service, DatasetLocked, lambda: new_rows(service))
     exceeded = refused(service, QuotaExceeded, lambda: new_rows(service, "ds_c"))
     assert (ME, 2) == (exceeded.account_id, exceeded.limit)
-    assert service.locks.holder("ds_c") is None
+    assert service.lease(ME, "ds_c") is None
 
 
 def test_a_refused_create_never_locks_the_dataset(service: ClaroTasks) -> None:
@@ -153,7 +161,7 @@ def test_a_refused_create_never_locks_the_dataset(service: ClaroTasks) -> None:
         lambda: service.create_bulk(ME, "ds_a", {"rowIds": ["r1"], "cellIds": ["r1:name"]}),
     )
     refused(service, InvalidSelection, lambda: service.create_bulk(ME, "ds_a", {"rowIds": []}))
-    assert service.locks.holder("ds_a") is None
+    assert service.lease(ME, "ds_a") is None
     service.add_column(ME, "ds_a", "phone")  # an edit goes through: nothing holds it
 
 
@@ -223,7 +231,7 @@ def test_cancel_works_from_queued_and_processing_and_frees_the_dataset(
     cancelled = service.cancel(ME, "ds_a", task.task_id)
     assert (ClaroStatus.CANCELLED, clock.now()) == (cancelled.status, cancelled.cancelled_at)
     assert cancelled == service.get(ME, "ds_a", task.task_id)  # still readable
-    assert service.locks.holder("ds_a") is None
+    assert service.lease(ME, "ds_a") is None
     assert [] == service.outbox(pending_only=False)
 
 
@@ -241,10 +249,10 @@ def test_cancel_is_refused_once_the_task_ended(
     task = new_rows(service, webhookId="wh_me")
     if end == "complete":
         service.start(task.task_id)
-        service.record_rows(task.task_id, [RowOutcome(0), RowOutcome(1)])
-        service.complete(task.task_id)
+        service.record_rows(task.task_id, [RowOutcome(0), RowOutcome(1)], token=task.lease_token)
+        service.complete(task.task_id, token=task.lease_token)
     elif end == "fail":
-        service.fail(task.task_id)
+        service.fail(task.task_id, token=task.lease_token)
     else:
         service.cancel(ME, "ds_a", task.task_id)
     error = refused(service, TaskNotCancellable, lambda: service.cancel(ME, "ds_a", task.task_id))
@@ -261,29 +269,36 @@ def test_a_dead_workers_task_fails_with_lease_expired_when_a_create_takes_the_da
     service = make_service(lease_ttl=60.0)
     dead = new_rows(service, webhookId="wh_me")
     service.start(dead.task_id)
-    service.record_rows(dead.task_id, [RowOutcome(0)])
+    service.record_rows(dead.task_id, [RowOutcome(0)], token=dead.lease_token)
+    lapsed_at = clock.now() + timedelta(seconds=60)
     clock.advance(59)
     refused(service, DatasetLocked, lambda: new_rows(service))  # still live
     clock.advance(2)
-    # Lapsed, but nobody has touched the dataset yet: the task still reads processing.
-    assert ClaroStatus.PROCESSING == service.get(ME, "ds_a", dead.task_id).status
-    assert service.locks.holder("ds_a") is None
+    # Lapsed, and nobody has touched the dataset yet: a read already shows it failed,
+    # dated when the lease lapsed, and the dataset free.
+    seen = service.get(ME, "ds_a", dead.task_id)
+    assert (ClaroStatus.FAILED, LEASE_EXPIRED, lapsed_at) == (
+        seen.status,
+        seen.failure_reason,
+        seen.failed_at,
+    )
+    assert service.lease(ME, "ds_a") is None
     successor = new_rows(service)
     assert dead.lease_token + 1 == successor.lease_token
-    failed = service.get(ME, "ds_a", dead.task_id)
-    assert (ClaroStatus.FAILED, LEASE_EXPIRED, clock.now()) == (
-        failed.status,
-        failed.failure_reason,
-        failed.failed_at,
-    )
-    assert successor.task_id == service.locks.holder("ds_a").holder_task_id  # type: ignore[union-attr]
-    # The dead worker's late calls change nothing.
-    refused(service, IllegalTransition, lambda: service.record_rows(dead.task_id, [RowOutcome(1)]))
-    refused(service, IllegalTransition, lambda: service.complete(dead.task_id))
+    assert seen == service.get(ME, "ds_a", dead.task_id)  # settled exactly as it was shown
+    assert successor.task_id == service.lease(ME, "ds_a").holder_task_id  # type: ignore[union-attr]
+    # The dead worker's late calls are refused as a lost lease and change nothing.
+    for late in (
+        lambda: service.record_rows(dead.task_id, [RowOutcome(1)], token=dead.lease_token),
+        lambda: service.complete(dead.task_id, token=dead.lease_token),
+        lambda: service.fail(dead.task_id, token=dead.lease_token),
+    ):
+        lost = refused(service, LeaseLost, late)
+        assert (dead.task_id, "expired") == (lost.task_id, lost.reason)
     [record] = service.outbox()
     assert dead.task_id == record.task_id
     payload = record.payload()
-    assert ("failed", LEASE_EXPIRED, format_instant(clock.now())) == (
+    assert ("failed", LEASE_EXPIRED, format_instant(lapsed_at)) == (
         payload["status"],
         payload["failureReason"],
         payload["failedAt"],
@@ -316,9 +331,9 @@ def test_a_worker_that_keeps_recording_keeps_its_lease(
     service.start(task.task_id)
     for index in range(task.total):
         clock.advance(50)
-        service.record(task.task_id, succeeded=[index])
+        service.record(task.task_id, succeeded=[index], token=task.lease_token)
     refused(service, DatasetLocked, lambda: new_rows(service))
-    assert ClaroStatus.COMPLETED == service.complete(task.task_id).status
+    assert ClaroStatus.COMPLETED == service.complete(task.task_id, token=task.lease_token).status
 
 
 # --- outcomes, webhooks, zero targets ----------------------------------------------------
@@ -329,8 +344,8 @@ def test_a_completed_bulk_task_fills_its_successful_cells(service: ClaroTasks) -
     cells = [(t.row_id, t.column_id) for t in service.targets(task.task_id)]
     assert [("r1", "email"), ("r2", "email"), ("r3", "email")] == cells
     service.start(task.task_id)
-    service.record(task.task_id, succeeded=[0, 2], failed=[1])
-    done = service.complete(task.task_id)
+    service.record(task.task_id, succeeded=[0, 2], failed=[1], token=task.lease_token)
+    done = service.complete(task.task_id, token=task.lease_token)
     assert {"processedCells": 3, "successfulCells": 2, "failedCells": 1} == done.results.to_wire()
     grid = service.dataset(ME, "ds_a")
     assert [False, True, False] == [grid.is_empty(r, "email") for r in ROWS]
@@ -340,8 +355,10 @@ def test_a_completed_new_rows_task_adds_its_rows(service: ClaroTasks) -> None:
     task = new_rows(service)
     row_ids = [t.row_id for t in service.targets(task.task_id)]
     service.start(task.task_id)
-    service.record_rows(task.task_id, [RowOutcome(1, {"email"}), RowOutcome(0)])
-    done = service.complete(task.task_id)
+    service.record_rows(
+        task.task_id, [RowOutcome(1, {"email"}), RowOutcome(0)], token=task.lease_token
+    )
+    done = service.complete(task.task_id, token=task.lease_token)
     assert {
         "processedCells": 4,
         "successfulCells": 3,
@@ -385,9 +402,9 @@ def test_zero_target_cells_are_accepted_and_complete_right_after_start(
     assert {"completed": 0, "total": 0, "percentage": 100} == task.progress.to_wire()
     assert [] == list(service.targets(task.task_id))
     service.start(task.task_id)
-    done = service.complete(task.task_id)
+    done = service.complete(task.task_id, token=task.lease_token)
     assert (ClaroStatus.COMPLETED, 100) == (done.status, done.progress.percentage)
-    assert service.locks.holder("ds_a") is None
+    assert service.lease(ME, "ds_a") is None
 
 
 def test_a_batch_recorded_through_another_service_instance_is_not_recorded_again(
@@ -402,15 +419,23 @@ def test_a_batch_recorded_through_another_service_instance_is_not_recorded_again
     first.create_dataset(ME, Grid(ROWS, COLUMNS), dataset_id="ds_a")
     task = first.create_bulk(ME, "ds_a", {})
     first.start(task.task_id)
-    first.record(task.task_id, succeeded=[0, 1])
-    refused(second, ValidationError, lambda: second.record(task.task_id, failed=[1, 2]))
-    second.record(task.task_id, failed=[2, 3])
-    refused(first, ValidationError, lambda: first.record(task.task_id, succeeded=[3]))
-    first.record(task.task_id, succeeded=[4, 5])
+    first.record(task.task_id, succeeded=[0, 1], token=task.lease_token)
+    refused(
+        second,
+        ValidationError,
+        lambda: second.record(task.task_id, failed=[1, 2], token=task.lease_token),
+    )
+    second.record(task.task_id, failed=[2, 3], token=task.lease_token)
+    refused(
+        first,
+        ValidationError,
+        lambda: first.record(task.task_id, succeeded=[3], token=task.lease_token),
+    )
+    first.record(task.task_id, succeeded=[4, 5], token=task.lease_token)
     assert (6, 4, 2) == (
         first.get(ME, "ds_a", task.task_id).completed,
         second.get(ME, "ds_a", task.task_id).successful_cells,
-        second.complete(task.task_id).failed_cells,
+        second.complete(task.task_id, token=task.lease_token).failed_cells,
     )
     first.store.close()
     second.store.close()
@@ -441,20 +466,22 @@ def test_a_task_reads_with_the_fields_of_its_status(
     assert not {"startedAt", "results", "estimatedCompletion"} & set(queued)
     service.start(task.task_id)
     clock.advance(60)
-    service.record_rows(task.task_id, [RowOutcome(0)])
+    service.record_rows(task.task_id, [RowOutcome(0)], token=task.lease_token)
     processing = status_response(service.get(ME, "ds_a", task.task_id), clock.now())
     assert {"completed": 1, "total": 2, "percentage": 50} == processing["progress"]
     assert {"startedAt", "estimatedCompletion"} <= set(processing)
     assert not {"results", "estimatedDuration"} & set(processing)
-    service.record_rows(task.task_id, [RowOutcome(1)])
-    done = status_response(service.complete(task.task_id), clock.now())
+    service.record_rows(task.task_id, [RowOutcome(1)], token=task.lease_token)
+    done = status_response(service.complete(task.task_id, token=task.lease_token), clock.now())
     assert {"results", "completedAt", "webhookId"} <= set(done)
     bulk = service.create_bulk(ME, "ds_b", {"processOnlyEmpty": False})
-    assert (6, False) == (created_response(bulk)["targetCells"], bulk.selection.process_only_empty)  # type: ignore[union-attr]
+    assert (6, False) == (created_response(bulk)["targetCells"], bulk.process_only_empty)
     cancelled = service.cancel(ME, "ds_b", bulk.task_id)
     assert {"message", "taskId", "status", "cancelledAt"} == set(cancel_response(cancelled))
     assert "cancelledAt" in status_response(cancelled, clock.now())
     other = service.create_bulk(ME, "ds_c", {})
-    failed = status_response(service.fail(other.task_id, "model_error"), clock.now())
+    failed = status_response(
+        service.fail(other.task_id, "model_error", token=other.lease_token), clock.now()
+    )
     assert ("model_error", True) == (failed["failureReason"], "failedAt" in failed)
     assert not {"results", "completedAt"} & set(failed)

@@ -80,7 +80,7 @@ def test_racing_creates_and_cancels_keep_one_live_task_per_dataset_and_lose_noth
     for dataset in DATASETS:
         live = [t.task_id for t in tasks.values() if t.dataset_id == dataset and not t.is_terminal]
         assert len(live) <= 1, live
-        holder = service.locks.holder(dataset)
+        holder = service.lease(ACCOUNT, dataset)
         assert live == ([] if holder is None else [holder.holder_task_id])
         # Tasks of one dataset took its lease one after another: tokens never repeat.
         tokens = [t.lease_token for t in tasks.values() if t.dataset_id == dataset]

@@ -63,7 +63,7 @@ def _demo(out: TextIO) -> int:
     call("POST", f"{base}/new-rows", {"rowCount": 100})  # refused: the dataset is locked
 
     clock.advance(60)
-    service.start(task_id)
+    token = service.start(task_id).lease_token  # every later write carries it
     targets = list(service.targets(task_id))
     out.write(f"\nA worker starts the task and records its {len(targets)} target cells:\n")
     for first in range(0, len(targets), 25):
@@ -71,6 +71,7 @@ def _demo(out: TextIO) -> int:
         clock.advance(20)
         task = service.record(
             task_id,
+            token=token,
             succeeded=[i for i in batch if i % 17],
             failed=[i for i in batch if not i % 17],
         )
@@ -79,7 +80,7 @@ def _demo(out: TextIO) -> int:
         if first == 50:
             call("GET", f"{base}/{task_id}")
     clock.advance(5)
-    service.complete(task_id)
+    service.complete(task_id, token=token)
     call("GET", f"{base}/{task_id}")
     (record,) = service.outbox()
     out.write(f"\nWebhook notification for {record.url} ({SIGNATURE_HEADER}: "

@@ -24,9 +24,11 @@ __all__ = [
     "DatasetLocked",
     "DatasetNotFound",
     "GridIdNotFound",
+    "IdCollision",
     "IdempotencyConflict",
     "IllegalTransition",
     "InvalidSelection",
+    "LeaseLost",
     "LeaseNotHeld",
     "LifecycleDefinitionError",
     "MethodNotAllowed",
@@ -408,6 +410,64 @@ class QuotaExceeded(TaskcoreError):
         super().__init__(
             f"Task creation limit reached: {limit} tasks per {window_seconds:g} seconds"
         )
+
+
+class LeaseLost(TaskcoreError):
+    """A worker wrote for a task whose dataset lease it no longer holds.  Nothing changed.
+
+    The lease lapsed (the worker stopped renewing it for longer than the lease's time to
+    live, so the task failed with ``lease_expired``), or the token presented is not the
+    task's.  The worker must stop: whatever it still holds is stale.
+
+    Attributes:
+        task_id: the task written for.
+        dataset_id: the dataset whose lease was lost.
+        token: the fencing token presented.
+        reason: ``"expired"`` or ``"wrong_token"``.
+    """
+
+    code = "LEASE_LOST"
+    status = 409
+    title = "Lease lost"
+    wire_details = (
+        ("taskId", "task_id"),
+        ("datasetId", "dataset_id"),
+        ("token", "token"),
+        ("reason", "reason"),
+    )
+
+    def __init__(self, *, task_id: str, dataset_id: str, token: int, reason: str) -> None:
+        self.task_id = task_id
+        self.dataset_id = dataset_id
+        self.token = token
+        self.reason = reason
+        why = {
+            "expired": "the lease expired and the task failed (lease_expired)",
+            "wrong_token": "the token is not the one the task was granted",
+        }.get(reason, reason)
+        super().__init__(
+            f"Task {task_id} lost its lease on dataset {dataset_id} (token {token}): {why}"
+        )
+
+
+class IdCollision(TaskcoreError):
+    """The id factory kept drawing ids that are already taken (a misconfigured factory,
+    such as a seeded one restarted).  Nothing changed; nothing was overwritten.
+
+    Attributes:
+        kind: what the id was for (``"task"``, ``"dataset"``, ``"webhook"``).
+        attempts: how many ids were drawn.
+    """
+
+    code = "ID_COLLISION"
+    status = 500
+    title = "Id collision"
+    wire_details = (("kind", "kind"),)
+
+    def __init__(self, kind: str, attempts: int) -> None:
+        self.kind = kind
+        self.attempts = attempts
+        super().__init__(f"{attempts} {kind} ids in a row were already taken")
 
 
 def catalogue() -> Mapping[str, type[TaskcoreError]]:

@@ -157,6 +157,21 @@ class CellTable:
         self._by_name = by_name
         self._by_pair = by_pair
 
+    @property
+    def names(self) -> dict[str, tuple[str, str]]:
+        """A copy of the table: cell id -> ``(row id, column id)``."""
+        return dict(self._by_name)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CellTable):
+            return NotImplemented
+        return self._by_name == other._by_name and self.fallback == other.fallback
+
+    __hash__ = None  # type: ignore[assignment]  # compared by content, like a dict
+
+    def __repr__(self) -> str:
+        return f"CellTable({len(self._by_name)} names, fallback={self.fallback!r})"
+
     def cell_id(self, row_id: str, column_id: str) -> str:
         """Return the cell's name, or the fallback's id when it has none."""
         name = self._by_pair.get((row_id, column_id))
@@ -425,14 +440,35 @@ class Grid:
     # --- persistence --------------------------------------------------------------------
 
     def dump(self) -> dict[str, Any]:
-        """Return a compact JSON-able form of the grid (the codec is not included).
+        """Return a compact JSON-able form of the grid, its cell ids included.
 
         ``empty`` is base64 of a little-endian bitmap: bit ``i`` is the ``i``-th cell in
-        row-major order (row order, then column order), 1 when the cell is empty.
+        row-major order (row order, then column order), 1 when the cell is empty.  A grid
+        whose codec is a :class:`CellTable` (over the default fallback) also has
+        ``cellNames``: ``{cell id: [row id, column id]}``, so the named cells (the Claro
+        reference's ``"cell_1"``) survive a store, a restart and another process.
 
         Returns:
-            ``{"format": 1, "rows": [...], "columns": [...], "empty": "<base64>"}``.
+            ``{"format": 1, "rows": [...], "columns": [...], "empty": "<base64>"}`` and,
+            for a named grid, ``"cellNames"``.
+
+        Raises:
+            ValidationError: the codec is neither :class:`DefaultCellCodec` nor a
+                :class:`CellTable` over it, so it cannot be written down; nothing changed.
         """
+        names = _storable_names(self.codec)
+        dumped: dict[str, Any] = {
+            "format": _DUMP_FORMAT,
+            "rows": list(self._row_ids),
+            "columns": list(self.column_ids),
+            "empty": self._packed_empty(),
+        }
+        if names is not None:
+            dumped["cellNames"] = names
+        return dumped
+
+    def _packed_empty(self) -> str:
+        """The emptiness bitmap as :meth:`dump` writes it (base64)."""
         columns = self.column_ids
         flags = self._flags(range(len(self._row_ids)), [self._slot_of[c] for c in columns])
         count = len(flags)
@@ -441,12 +477,7 @@ class Grid:
             packed = bits.to_bytes((count + 7) // 8, "little")
         else:
             packed = b""
-        return {
-            "format": _DUMP_FORMAT,
-            "rows": list(self._row_ids),
-            "columns": list(columns),
-            "empty": base64.b64encode(packed).decode("ascii"),
-        }
+        return base64.b64encode(packed).decode("ascii")
 
     @classmethod
     def load(cls, data: Mapping[str, Any], *, codec: CellCodec | None = None) -> Grid:
@@ -454,7 +485,8 @@ class Grid:
 
         Args:
             data: what :meth:`dump` returned (possibly through JSON).
-            codec: the cell-id mapping to use (dumps do not hold one).
+            codec: the cell-id mapping to use; by default the dump's own (a
+                :class:`CellTable` of its ``cellNames``, else :class:`DefaultCellCodec`).
 
         Returns:
             A new grid equal to the one dumped.
@@ -479,6 +511,8 @@ class Grid:
         count = len(rows) * len(columns)
         if len(packed) != (count + 7) // 8 or int.from_bytes(packed, "little") >> count:
             raise ValidationError(f"empty must hold exactly {count} bits", field="empty")
+        if codec is None:
+            codec = _codec_of(data.get("cellNames"))
         grid = cls(rows, columns, filled=True, codec=codec)
         if count:
             ascii_bits = format(int.from_bytes(packed, "little"), f"0{count}b")[::-1]
@@ -504,7 +538,7 @@ class Grid:
         return (
             self.row_ids == other.row_ids
             and self.column_ids == other.column_ids
-            and self.dump()["empty"] == other.dump()["empty"]
+            and self._packed_empty() == other._packed_empty()
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable: equal grids may diverge later
@@ -598,6 +632,33 @@ class Grid:
         self._slot_ids, self._slot_empty = slot_ids, slot_empty
         self._empty_bits = empty_bits
         self._slot_of = {c: s for s, c in enumerate(slot_ids) if c is not None}
+
+
+def _storable_names(codec: CellCodec) -> dict[str, list[str]] | None:
+    """A codec as a dump keeps it: ``None`` for the default, the names of a table."""
+    if isinstance(codec, DefaultCellCodec):
+        return None
+    if isinstance(codec, CellTable) and isinstance(codec.fallback, DefaultCellCodec):
+        return {name: [row, column] for name, (row, column) in codec.names.items()}
+    raise ValidationError(
+        f"cannot store a grid whose cell ids come from {type(codec).__name__}: use "
+        "DefaultCellCodec or a CellTable over it",
+        field="codec",
+    )
+
+
+def _codec_of(names: Any) -> CellCodec:
+    """The codec a dump's ``cellNames`` describe."""
+    if names is None:
+        return DefaultCellCodec()
+    if not isinstance(names, dict) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+        for pair in names.values()
+    ):
+        raise ValidationError(
+            "cellNames must map cell ids to [row id, column id]", field="cellNames"
+        )
+    return CellTable({name: (pair[0], pair[1]) for name, pair in names.items()})
 
 
 def _unique(ids: Iterable[str], field: str) -> list[str]:

@@ -1,72 +1,109 @@
-"""The Claro task service (seed ``000_d988adf86e3a34c4.txt``): the shell that composes
-the lifecycle, the selection resolver, the dataset lock, webhooks and quota.
+"""The Claro task service: the shell that composes the lifecycle, the selection
+resolver, the dataset lock, webhooks, idempotency keys and quota (Claro API reference,
+"Tasks"; taskcore's decisions in docs/claro.md).
 
-Theory of operation (DESIGN.md, "Architecture" and "The lock manager"):
+Theory of operation:
 
 - Every call is one unit of work of the store: read, decide with the pure core, write.
   A refused call raises before its unit commits, so it changes nothing: not the task,
   not the lease, not the dataset, not the quota, not the outbox.  Thread- and
-  process-safety come from the store (units serialised in memory, ``BEGIN IMMEDIATE`` in
-  SQLite).
+  process-safety come from the store's units.
+- Tenancy: datasets and webhooks are kept per account (store keys are
+  :func:`~taskcore.keys.composite_key` of the account and the id), so one account's ids
+  never collide with, replace or reveal another's.  Task ids are global; a create draws
+  ids until it finds a free one, so nothing is ever overwritten.
 - Creating a task takes the dataset's lease; every terminal transition (complete, fail,
   cancel) releases it, applies the task's outcomes to the dataset and (completed or
-  failed, with a webhook) writes the signed outbox record, all in the same unit.
+  failed, with a webhook) writes the outbox record, all in the same unit.
+- Every worker write of a task's outcomes (record, record_rows, complete, fail) carries
+  the task's fencing token and is refused with ``LEASE_LOST`` once the lease lapsed.
+- A lease that lapsed (its worker died) fails its task with ``lease_expired``, dated when
+  the lease expired.  Reads show that at once; the stored task follows the next time
+  its dataset is touched, or when :meth:`ClaroTasks.settle_expired` (which
+  :meth:`ClaroTasks.outbox` calls) sweeps the tasks that have not ended.
 - Outcomes are recorded by *target index*: the n-th target of the task, in the order
-  :meth:`ClaroTasks.targets` lists them (row-major cells for bulk, new-row numbers for
-  new rows).  Checking a batch is set arithmetic, so recording costs little more than
-  counting.  The dataset is locked for the task's whole life, so its targets cannot
-  move; outcomes are applied to the grid when the task ends.
-- A lease that lapsed (its worker died) is settled the next time its dataset is touched:
-  the task fails with ``lease_expired`` and the dataset is released, in that same unit.
+  :meth:`ClaroTasks.targets` lists them.  A bulk selection is stored once, apart from the
+  task's changing state, so recording a batch or reading a task never rewrites it.
+- What is kept per request or per ended task has a retention (docs/claro.md,
+  "Retention"): idempotency keys 24 hours, delivered notifications 24 hours, outcome
+  batches until the task ends, ended tasks themselves as configured.  In-process caches
+  are bounded.
 
-Order of checks on create (DESIGN.md): dataset exists -> input valid -> webhook exists
--> dataset unlocked -> quota.
+Order of checks on create: dataset exists -> input valid (and a replayed idempotency
+key answers here) -> webhook exists -> dataset unlocked -> quota.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import threading
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Final, TypeVar
 
 import attrs
 
+from taskcore.cache import BoundedCache
 from taskcore.claro._recorded import RecordedTargets, decode_group, encode_group
 from taskcore.claro.estimate import Estimator, RateEstimator
 from taskcore.claro.grid import Grid
 from taskcore.claro.lifecycle import CLARO_TASK, ClaroEvent, ClaroStatus
+from taskcore.claro.selection import Selection
 from taskcore.claro.task import Category, ClaroTask, TaskType
-from taskcore.claro.webhooks import OutboxRecord, Webhook
+from taskcore.claro.webhooks import OutboxRecord, Webhook, sign
 from taskcore.claro.wire import parse_bulk, parse_new_rows, status_response, webhook_payload
 from taskcore.clock import format_instant
 from taskcore.errors import (
+    DatasetLocked,
     DatasetNotFound,
-    IdempotencyConflict,
+    IdCollision,
+    LeaseLost,
     TaskNotFound,
     ValidationError,
     WebhookNotFound,
 )
+from taskcore.idempotency import IdempotencyKeys, check_key, fingerprint
 from taskcore.ids import IdFactory, UuidIds
-from taskcore.locks import LockManager
+from taskcore.keys import composite_key
+from taskcore.locks import Lease, LockManager
 from taskcore.quota import Quota, Unlimited
+from taskcore.retention import ExpiryIndex
 from taskcore.store import MemoryStore, Store, Unit
 
-__all__ = ["ClaroTasks", "RowOutcome", "Target"]
+__all__ = ["LEASE_EXPIRED", "ClaroTasks", "RowOutcome", "Target"]
 
-DATASETS = "claro.datasets"
-GRIDS = "claro.grids"
-TASKS = "claro.tasks"
-BATCHES = "claro.batches"
-WEBHOOKS = "claro.webhooks"
-OUTBOX = "claro.outbox"
-IDEMPOTENCY = "claro.idempotency"
+DATASETS: Final = "claro.datasets"
+"""(account, dataset id) -> ``{"category", "version"}``."""
+GRIDS: Final = "claro.grids"
+"""(account, dataset id) -> the grid's dump (cell names included)."""
+TASKS: Final = "claro.tasks"
+"""task id -> the task's document (small: no selection)."""
+SELECTIONS: Final = "claro.selections"
+"""task id -> a bulk task's selection, written once."""
+BATCHES: Final = "claro.batches"
+"""(task id, n) -> the n-th outcome batch; deleted when the task ends."""
+ACTIVE: Final = "claro.active"
+"""task id -> the task's lock resource, while the task has not ended."""
+WEBHOOKS: Final = "claro.webhooks"
+"""(account, webhook id) -> ``{"url", "secret"}``."""
+OUTBOX: Final = "claro.outbox"
+"""task id -> a notification not yet delivered."""
+DELIVERED: Final = "claro.delivered"
+"""task id -> a delivered notification, kept for ``delivered_retention``."""
+IDEMPOTENCY: Final = "claro.idempotency"
+"""(account, key) -> the original create response (see :mod:`taskcore.idempotency`)."""
+RETENTION: Final = "claro.retention"
+"""The expiry index of delivered notifications and ended tasks."""
 
-LEASE_EXPIRED = "lease_expired"
+LEASE_EXPIRED: Final = "lease_expired"
 """``failureReason`` of a task whose dataset lease lapsed."""
+
+_DRAWS: Final = 8
+"""How many ids a create draws before it gives up (:class:`IdCollision`)."""
+_PRUNE_BATCH: Final = 8
+"""How many expired records each create or delivery prunes on the side."""
+
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -101,9 +138,15 @@ def _need(unit: Unit, table: str, key: str) -> Any:
     return value
 
 
-def _fingerprint(kind: str, dataset_id: str, body: Any) -> str:
-    canonical = json.dumps([kind, dataset_id, body], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def _token(token: object) -> int:
+    """A fencing token as given by a worker: an integer (bool is not one)."""
+    if isinstance(token, bool) or not isinstance(token, int):
+        raise ValidationError("token must be an integer fencing token", field="token")
+    return token
+
+
+def _timedelta(value: timedelta | float) -> timedelta:
+    return value if isinstance(value, timedelta) else timedelta(seconds=value)
 
 
 class ClaroTasks:
@@ -112,10 +155,18 @@ class ClaroTasks:
     Args:
         store: where datasets, tasks, leases, webhooks and the outbox live (default: a
             new in-memory store on the system clock).  Its clock is the service's clock.
-        ids: task id factory (``task_<uuid4>``).
+        ids: task id factory (``task_<uuid4>``).  A factory that repeats itself never
+            overwrites a task: taken ids are drawn again.
         quota: task-creation quota (default unlimited).
         estimator: duration estimates (default :class:`RateEstimator`).
         lease_ttl: how long a dataset lease lasts without a worker call renewing it.
+        idempotency_retention: how long an ``Idempotency-Key`` is remembered (24 hours).
+        delivered_retention: how long a delivered notification stays listed (24 hours).
+        task_retention: how long an ended task stays readable (``None``: kept until
+            deleted by the operator; its outcome batches are dropped when it ends
+            either way).
+        cache_size: how many datasets' grids and tasks' recorded-target bitmaps this
+            instance keeps in memory, each (a miss only costs a store read).
     """
 
     def __init__(
@@ -126,15 +177,22 @@ class ClaroTasks:
         quota: Quota | None = None,
         estimator: Estimator | None = None,
         lease_ttl: timedelta | float = timedelta(hours=1),
+        idempotency_retention: timedelta | float = timedelta(hours=24),
+        delivered_retention: timedelta | float = timedelta(hours=24),
+        task_retention: timedelta | float | None = None,
+        cache_size: int = 32,
     ) -> None:
         self.store: Store = MemoryStore() if store is None else store
         self.ids: IdFactory = UuidIds() if ids is None else ids
         self.quota: Quota = Unlimited() if quota is None else quota
         self.estimator: Estimator = RateEstimator() if estimator is None else estimator
         self.locks = LockManager(self.store, lease_ttl)
-        self._cache_lock = threading.Lock()
-        self._grids: dict[str, tuple[str, Grid]] = {}  # dataset -> (version, grid)
-        self._recorded: dict[str, RecordedTargets] = {}
+        self.idempotency = IdempotencyKeys(IDEMPOTENCY, _timedelta(idempotency_retention))
+        self.delivered_retention = _timedelta(delivered_retention)
+        self.task_retention = None if task_retention is None else _timedelta(task_retention)
+        self._expiry = ExpiryIndex(RETENTION)
+        self._grids: BoundedCache[str, tuple[str, Grid]] = BoundedCache(cache_size)
+        self._recorded: BoundedCache[str, RecordedTargets] = BoundedCache(cache_size)
 
     # -- datasets ---------------------------------------------------------------------
 
@@ -146,16 +204,29 @@ class ClaroTasks:
         dataset_id: str | None = None,
         category: Category = Category.ENRICHMENT,
     ) -> str:
-        """Register ``grid`` as a dataset of ``account_id``; return its id.
+        """Register ``grid`` (its cell ids included) as a dataset of ``account_id``.
+
+        Dataset ids are per account: another account may use the same id for its own.
+
+        Returns:
+            The dataset id (a new UUID when ``dataset_id`` is ``None``).
 
         Raises:
-            ValidationError: ``dataset_id`` is already taken; nothing changed.
+            ValidationError: ``dataset_id`` is already one of this account's datasets, or
+                the grid's cell-id codec cannot be stored.  Nothing changed.
+            IdCollision: fresh ids kept colliding.  Nothing changed.
         """
-        dataset_id = dataset_id or UuidIds("")()
+        dump = grid.dump()
         with self.store.unit() as unit:
-            if unit.get(DATASETS, dataset_id) is not None:
+            if dataset_id is None:
+                dataset_id = self._draw(
+                    "dataset",
+                    lambda: UuidIds("")(),
+                    lambda i: unit.get(DATASETS, composite_key(account_id, i)) is None,
+                )
+            elif unit.get(DATASETS, composite_key(account_id, dataset_id)) is not None:
                 raise ValidationError(f"Dataset {dataset_id} already exists", field="datasetId")
-            self._put_grid(unit, dataset_id, account_id, category, grid)
+            self._put_grid(unit, composite_key(account_id, dataset_id), category, dump)
         return dataset_id
 
     def dataset(self, account_id: str, dataset_id: str) -> Grid:
@@ -165,8 +236,19 @@ class ClaroTasks:
             DatasetNotFound: no such dataset for this account.
         """
         with self.store.unit() as unit:
-            self._dataset(unit, account_id, dataset_id)
-            return self._fresh_grid(unit, dataset_id)
+            key = self._dataset(unit, account_id, dataset_id)
+            return Grid.load(_need(unit, GRIDS, key))
+
+    def lease(self, account_id: str, dataset_id: str) -> Lease | None:
+        """The live lease on the dataset (the task that locks it), or ``None`` when free.
+
+        Raises:
+            DatasetNotFound: no such dataset for this account.
+        """
+        with self.store.unit() as unit:
+            key = self._dataset(unit, account_id, dataset_id)
+            lease = self.locks.holder_in(unit, key)
+        return None if lease is None else attrs.evolve(lease, resource_id=dataset_id)
 
     def add_column(self, account_id: str, dataset_id: str, column_id: str) -> None:
         """Add an empty column (a structure edit).
@@ -199,41 +281,118 @@ class ClaroTasks:
 
     def _edit(self, account_id: str, dataset_id: str, change: Callable[[Grid], None]) -> None:
         with self.store.unit() as unit:
-            meta = self._dataset(unit, account_id, dataset_id)
-            self._settle_expired(unit, dataset_id)
-            self.locks.check_unlocked(unit, dataset_id)
-            grid = self._fresh_grid(unit, dataset_id)
+            key = self._dataset(unit, account_id, dataset_id)
+            self._settle_expired(unit, key)
+            lease = self.locks.holder_in(unit, key)
+            if lease is not None:
+                raise DatasetLocked(
+                    dataset_id=dataset_id,
+                    active_task_id=lease.holder_task_id,
+                    expires_at=format_instant(lease.expires_at),
+                )
+            grid = Grid.load(_need(unit, GRIDS, key))
             change(grid)
-            self._put_grid(unit, dataset_id, account_id, Category(meta["category"]), grid)
+            category = Category(_need(unit, DATASETS, key)["category"])
+            self._put_grid(unit, key, category, grid.dump())
 
     # -- webhooks ---------------------------------------------------------------------
 
     def register_webhook(
         self, account_id: str, url: str, secret: str, *, webhook_id: str | None = None
     ) -> Webhook:
-        """Register a webhook for ``account_id``; tasks name it by ``webhookId``."""
-        webhook = Webhook(webhook_id or UuidIds("")(), account_id, url, secret)
+        """Register a webhook of ``account_id``; its tasks name it by ``webhookId``.
+
+        Webhook ids are per account.  Registering an id the account already has replaces
+        its URL and secret: notifications not yet delivered go to the new URL, signed with
+        the new secret (they are addressed and signed when the outbox is read);
+        delivered ones keep what they were sent with.
+
+        Raises:
+            ValidationError: ``url`` or ``secret`` is not a non-empty string.
+            IdCollision: fresh ids kept colliding.  Nothing changed.
+        """
+        for field, value in (("url", url), ("secret", secret)):
+            if not isinstance(value, str) or not value:
+                raise ValidationError(f"{field} must be a non-empty string", field=field)
         with self.store.unit() as unit:
-            unit.put(WEBHOOKS, webhook.webhook_id, webhook.to_doc())
+            if webhook_id is None:
+                webhook_id = self._draw(
+                    "webhook",
+                    lambda: UuidIds("")(),
+                    lambda i: unit.get(WEBHOOKS, composite_key(account_id, i)) is None,
+                )
+            webhook = Webhook(webhook_id, account_id, url, secret)
+            unit.put(WEBHOOKS, composite_key(account_id, webhook_id), webhook.to_doc())
         return webhook
 
     def outbox(self, *, pending_only: bool = True) -> list[OutboxRecord]:
-        """Webhook notifications written so far (undelivered ones by default)."""
-        with self.store.unit() as unit:
-            records = [OutboxRecord.from_doc(key, doc) for key, doc in unit.items(OUTBOX)]
-        return [r for r in records if not (pending_only and r.delivered)]
+        """Webhook notifications to deliver (and, with ``pending_only=False``, the
+        delivered ones still retained), oldest task id first.
 
-    def mark_delivered(self, task_id: str) -> None:
-        """Record that the notification for ``task_id`` was delivered.
-
-        Raises:
-            TaskNotFound: no notification for that task.
+        First settles every task whose lease lapsed (:meth:`settle_expired`), so a
+        delivery worker that polls the outbox also sends their ``failed`` notifications.
+        A pending record is addressed and signed with its webhook as registered now.
+        The cost depends on what is pending, not on history.
         """
         with self.store.unit() as unit:
+            self._settle_all(unit)
+            records = [self._addressed(unit, key, doc) for key, doc in unit.items(OUTBOX)]
+            if not pending_only:
+                for task_id, doc in unit.items(DELIVERED):
+                    records.append(OutboxRecord.from_doc(task_id, doc))
+        return sorted(records, key=lambda r: r.task_id)
+
+    def mark_delivered(self, task_id: str) -> None:
+        """Record that the notification for ``task_id`` was delivered (idempotent).
+
+        The record leaves the pending outbox and stays listed as delivered for
+        ``delivered_retention``, with the URL and signature it was delivered with.
+
+        Raises:
+            TaskNotFound: no notification for that task.  Nothing changed.
+        """
+        with self.store.unit() as unit:
+            if unit.get(DELIVERED, task_id) is not None:
+                return
             doc = unit.get(OUTBOX, task_id)
             if doc is None:
                 raise TaskNotFound(task_id)
-            unit.put(OUTBOX, task_id, {**doc, "delivered": True})
+            record = attrs.evolve(self._addressed(unit, task_id, doc), delivered=True)
+            unit.delete(OUTBOX, task_id)
+            unit.put(DELIVERED, task_id, record.to_doc())
+            self._expiry.add(unit, unit.now + self.delivered_retention, f"delivered|{task_id}")
+            self._prune(unit, _PRUNE_BATCH)
+
+    def _addressed(self, unit: Unit, task_id: str, doc: Any) -> OutboxRecord:
+        """A pending notification, addressed and signed with its webhook as it is now."""
+        webhook = self._webhook(unit, doc["accountId"], doc["webhookId"])
+        body = doc["body"].encode("utf-8")
+        signature = sign(webhook.secret, body)
+        return OutboxRecord(
+            task_id, webhook.webhook_id, webhook.url, body, signature, doc["createdAt"]
+        )
+
+    def prune(self, limit: int = 1000) -> int:
+        """Drop up to ``limit`` records whose retention is over (idempotency keys,
+        delivered notifications, ended tasks when ``task_retention`` is set).
+
+        Creates and deliveries already prune a few each; an operator may call this from
+        a scheduler too.  Returns how many were due.
+        """
+        with self.store.unit() as unit:
+            return self._prune(unit, limit)
+
+    def _prune(self, unit: Unit, limit: int) -> int:
+        due = self.idempotency.prune(unit, limit)
+        for ref in self._expiry.pop_due(unit, limit):
+            kind, _, task_id = ref.partition("|")
+            if kind == "delivered":
+                unit.delete(DELIVERED, task_id)
+            else:
+                unit.delete(TASKS, task_id)
+                unit.delete(SELECTIONS, task_id)
+            due += 1
+        return due
 
     # -- the documented operations ----------------------------------------------------
 
@@ -241,16 +400,19 @@ class ClaroTasks:
         self,
         account_id: str,
         dataset_id: str,
-        body: Mapping[str, Any],
+        body: Any,
         *,
         idempotency_key: str | None = None,
         category: Category | None = None,
     ) -> ClaroTask:
         """``POST /datasets/{datasetId}/tasks/new-rows``.
 
+        With an ``idempotency_key`` already used (by this account, within its retention)
+        for the same request, returns the task exactly as the first call returned it.
+
         Raises:
-            DatasetNotFound, ValidationError, WebhookNotFound, DatasetLocked,
-            QuotaExceeded, IdempotencyConflict (in that order of checks).  Nothing changed.
+            DatasetNotFound, ValidationError, IdempotencyConflict, WebhookNotFound,
+            DatasetLocked, QuotaExceeded (in that order of checks).  Nothing changed.
         """
         return self._create("new_rows", account_id, dataset_id, body, idempotency_key, category)
 
@@ -258,7 +420,7 @@ class ClaroTasks:
         self,
         account_id: str,
         dataset_id: str,
-        body: Mapping[str, Any],
+        body: Any,
         *,
         idempotency_key: str | None = None,
         category: Category | None = None,
@@ -266,8 +428,8 @@ class ClaroTasks:
         """``POST /datasets/{datasetId}/tasks/bulk``.
 
         Raises:
-            DatasetNotFound, ValidationError or InvalidSelection, WebhookNotFound,
-            DatasetLocked, QuotaExceeded, IdempotencyConflict.  Nothing changed.
+            DatasetNotFound, ValidationError or InvalidSelection, IdempotencyConflict,
+            WebhookNotFound, DatasetLocked, QuotaExceeded.  Nothing changed.
         """
         return self._create("bulk", account_id, dataset_id, body, idempotency_key, category)
 
@@ -276,40 +438,48 @@ class ClaroTasks:
         kind: str,
         account_id: str,
         dataset_id: str,
-        body: Mapping[str, Any],
+        body: Any,
         idempotency_key: str | None,
         category: Category | None,
     ) -> ClaroTask:
         with self.store.unit() as unit:
             now = unit.now
-            meta = self._dataset(unit, account_id, dataset_id)
-            if idempotency_key is not None:
-                replay = self._replay(unit, account_id, idempotency_key, kind, dataset_id, body)
-                if replay is not None:
-                    return replay
-            task_id = self.ids()
-            self._settle_expired(unit, dataset_id)  # may change the grid, not the metadata
+            key = self._dataset(unit, account_id, dataset_id)
+            selection: Selection | None = None
             if kind == "new_rows":
                 request = parse_new_rows(body)
-                webhook_id, total = request.webhook_id, request.row_count
-                task_type, selection, row_count = TaskType.NEW_ROWS, None, request.row_count
+                webhook_id, total, row_count = (
+                    request.webhook_id,
+                    request.row_count,
+                    request.row_count,
+                )
+                canonical: Any = {"rowCount": row_count, "webhookId": webhook_id}
             else:
                 bulk = parse_bulk(body)
-                grid = self._grid(unit, dataset_id)
-                total = bulk.selection.resolve(grid).count
-                webhook_id, task_type = bulk.webhook_id, TaskType.BULK_PROCESSING
-                selection, row_count = bulk.selection, None
+                webhook_id, selection, row_count = bulk.webhook_id, bulk.selection, None
+                canonical = {"selection": selection.to_wire(), "webhookId": webhook_id}
+            if idempotency_key is not None:
+                idempotency_key = check_key(idempotency_key)
+                print_ = fingerprint(kind, dataset_id, canonical)
+                original = self.idempotency.recall(unit, [account_id], idempotency_key, print_)
+                if original is not None:
+                    return ClaroTask.from_doc(original)
+            self._settle_expired(unit, key)  # may change the grid, not the metadata
+            if selection is not None:
+                total = selection.resolve(self._grid(unit, key)).count
             if webhook_id is not None:
                 self._webhook(unit, account_id, webhook_id)
-            grant = self.locks.acquire_in(unit, dataset_id, task_id)
+            task_id = self._draw("task", self.ids, lambda i: unit.get(TASKS, i) is None)
+            grant = self._acquire(unit, key, dataset_id, task_id)
             self.quota.charge(unit, account_id)
+            task_type = TaskType.NEW_ROWS if selection is None else TaskType.BULK_PROCESSING
             low, high = self.estimator.estimate(task_type, total)
             task = ClaroTask(
                 task_id=task_id,
                 dataset_id=dataset_id,
                 account_id=account_id,
                 type=task_type,
-                category=category or Category(meta["category"]),
+                category=category or Category(_need(unit, DATASETS, key)["category"]),
                 status=CLARO_TASK.initial,
                 created_at=now,
                 total=total,
@@ -317,29 +487,24 @@ class ClaroTasks:
                 estimate_high=high,
                 lease_token=grant.lease.token,
                 row_count=row_count,
-                selection_doc=None if selection is None else selection.to_wire(),
+                process_only_empty=None if selection is None else selection.process_only_empty,
                 webhook_id=webhook_id,
             )
-            unit.put(TASKS, task_id, task.to_doc())
+            doc = task.to_doc()
+            unit.put(TASKS, task_id, doc)
+            unit.put(ACTIVE, task_id, key)
+            if selection is not None:
+                unit.put(SELECTIONS, task_id, selection.to_wire())
             if idempotency_key is not None:
-                unit.put(IDEMPOTENCY, f"{account_id}/{idempotency_key}", {
-                    "fingerprint": _fingerprint(kind, dataset_id, dict(body)),
-                    "taskId": task_id,
-                })  # fmt: skip
+                self.idempotency.remember(unit, [account_id], idempotency_key, print_, task_id, doc)
+            self._prune(unit, _PRUNE_BATCH)
             return task
 
-    def _replay(
-        self, unit: Unit, account_id: str, key: str, kind: str, dataset_id: str, body: Any
-    ) -> ClaroTask | None:
-        seen = unit.get(IDEMPOTENCY, f"{account_id}/{key}")
-        if seen is None:
-            return None
-        if seen["fingerprint"] != _fingerprint(kind, dataset_id, dict(body)):
-            raise IdempotencyConflict(key, seen["taskId"])
-        return ClaroTask.from_doc(_need(unit, TASKS, seen["taskId"]))
-
     def get(self, account_id: str, dataset_id: str, task_id: str) -> ClaroTask:
-        """``GET /datasets/{datasetId}/tasks/{taskId}``.
+        """``GET /datasets/{datasetId}/tasks/{taskId}``, as a task value.
+
+        A task whose lease lapsed is shown failed with ``lease_expired`` (dated when the
+        lease expired), whether or not the store has settled it yet.
 
         Raises:
             DatasetNotFound, TaskNotFound (also for another account's task, or a task
@@ -347,17 +512,18 @@ class ClaroTasks:
         """
         with self.store.unit() as unit:
             self._dataset(unit, account_id, dataset_id)
-            return self._task(unit, task_id, account_id, dataset_id)
+            return self._seen(unit, self._task(unit, task_id, account_id, dataset_id))
 
     def status(self, account_id: str, dataset_id: str, task_id: str) -> dict[str, Any]:
-        """The documented ``GET`` response body, estimated completion judged at store time.
+        """The documented ``GET`` response body, judged at the store's instant.
 
         Raises:
             DatasetNotFound, TaskNotFound.
         """
         with self.store.unit() as unit:
             self._dataset(unit, account_id, dataset_id)
-            return status_response(self._task(unit, task_id, account_id, dataset_id), unit.now)
+            task = self._seen(unit, self._task(unit, task_id, account_id, dataset_id))
+            return status_response(task, unit.now)
 
     def check_dataset(self, account_id: str, dataset_id: str) -> None:
         """Raise :class:`DatasetNotFound` unless ``account_id`` has ``dataset_id``."""
@@ -369,28 +535,47 @@ class ClaroTasks:
 
         Raises:
             DatasetNotFound, TaskNotFound, TaskNotCancellable (already completed, failed
-            or cancelled; carries ``current_status``).  Nothing changed.
+            or cancelled, a lapsed lease included; carries ``current_status``).  Nothing
+            changed.
         """
         with self.store.unit() as unit:
-            self._dataset(unit, account_id, dataset_id)
+            key = self._dataset(unit, account_id, dataset_id)
             task = self._task(unit, task_id, account_id, dataset_id)
+            settled = self._settle_expired(unit, key)
+            if settled is not None and settled.task_id == task_id:
+                task = settled
             return self._finish(unit, task, ClaroEvent.CANCEL)
+
+    def settle_expired(self) -> list[ClaroTask]:
+        """Fail every task whose lease lapsed (``lease_expired``), free its dataset and
+        write its notification.  Costs in proportion to the tasks that have not ended.
+
+        Returns:
+            The tasks settled now.
+        """
+        with self.store.unit() as unit:
+            return self._settle_all(unit)
 
     # -- the worker's operations ------------------------------------------------------
 
     def start(self, task_id: str) -> ClaroTask:
         """A worker picks the task up: ``queued -> processing``; renews the lease.
 
+        The returned task's ``lease_token`` is what the worker's later writes carry.
+
         Raises:
-            TaskNotFound, IllegalTransition (not queued).  Nothing changed.
+            TaskNotFound, IllegalTransition (not queued), LeaseLost (its lease lapsed:
+            the task is failed).  Nothing else changed.
         """
-        with self.store.unit() as unit:
-            task = self._task(unit, task_id)
+
+        def act(unit: Unit, task: ClaroTask) -> ClaroTask:
             status = CLARO_TASK.fire(task.status, ClaroEvent.START)
-            self.locks.renew_in(unit, task.dataset_id, task.lease_token)
+            self.locks.renew_in(unit, self._resource(task), task.lease_token)
             task = attrs.evolve(task, status=status, started_at=unit.now)
             unit.put(TASKS, task_id, task.to_doc())
             return task
+
+        return self._fenced(task_id, None, act, own_token=True)
 
     def targets(self, task_id: str) -> Iterator[Target]:
         """The task's targets in order: what a worker processes and records by index.
@@ -402,8 +587,8 @@ class ClaroTasks:
         """
         with self.store.unit() as unit:
             task = self._task(unit, task_id)
-            grid = self._grid(unit, task.dataset_id)
-        selection = task.selection
+            grid = self._grid(unit, self._resource(task))
+            selection = self._selection(unit, task)
         if selection is None:
             return (Target(i, self._new_row_id(task, i)) for i in range(task.total))
         cells = selection.resolve(grid).cells()
@@ -416,67 +601,81 @@ class ClaroTasks:
         self,
         task_id: str,
         *,
+        token: int,
         succeeded: Collection[int] = (),
         failed: Collection[int] = (),
     ) -> ClaroTask:
         """Record a batch of cell outcomes of a bulk task, by target index.
 
+        Args:
+            task_id: the task.
+            token: the task's fencing token (``lease_token``).
+            succeeded: indices of cells that were filled.
+            failed: indices of cells that could not be.
+
         Raises:
-            TaskNotFound; IllegalTransition (not processing); ValidationError (a new-rows
-            task, an index out of range, given twice, or already recorded).  Nothing
-            changed.
+            TaskNotFound; LeaseLost (the lease lapsed, or another token); IllegalTransition
+            (not processing); ValidationError (a new-rows task, an index that is not an
+            integer, out of range, given twice, or already recorded).  Nothing changed.
         """
-        with self.store.unit() as unit:
-            task = self._task(unit, task_id)
+        batch: list[Sequence[int]] = []
+
+        def act(unit: Unit, task: ClaroTask) -> ClaroTask:
             status = CLARO_TASK.fire(task.status, ClaroEvent.RECORD)
             if task.type is not TaskType.BULK_PROCESSING:
                 raise ValidationError("A new-rows task records rows: use record_rows()")
             recorded = self._recorded_targets(unit, task)
-            with self._cache_lock:
-                succeeded, failed = recorded.check([succeeded, failed])
-            self.locks.renew_in(unit, task.dataset_id, task.lease_token)
-            unit.put(BATCHES, f"{task_id}/{task.batches:08d}",
-                     [encode_group(succeeded), encode_group(failed)])  # fmt: skip
+            batch.extend(recorded.check([succeeded, failed]))
+            ok, bad = batch
+            self.locks.renew_in(unit, self._resource(task), task.lease_token)
+            unit.put(BATCHES, composite_key(task_id, str(task.batches)),
+                     [encode_group(ok), encode_group(bad)])  # fmt: skip
             task = attrs.evolve(
                 task,
                 status=status,
-                completed=task.completed + len(succeeded) + len(failed),
-                successful_cells=task.successful_cells + len(succeeded),
-                failed_cells=task.failed_cells + len(failed),
+                completed=task.completed + len(ok) + len(bad),
+                successful_cells=task.successful_cells + len(ok),
+                failed_cells=task.failed_cells + len(bad),
                 batches=task.batches + 1,
             )
             unit.put(TASKS, task_id, task.to_doc())
-        self._remember(task, [succeeded, failed])
+            return task
+
+        task = self._fenced(task_id, token, act)
+        self._remember(task, batch)
         return task
 
-    def record_rows(self, task_id: str, rows: Iterable[RowOutcome]) -> ClaroTask:
+    def record_rows(self, task_id: str, rows: Iterable[RowOutcome], *, token: int) -> ClaroTask:
         """Record a batch of created rows of a new-rows task.
 
         Each row's cells (one per dataset column) count as processed; those in
         ``failed_columns`` as failed, the others as successful.
 
         Raises:
-            TaskNotFound; IllegalTransition (not processing); ValidationError (a bulk
-            task, an index out of range, repeated, already recorded, or an unknown
-            column).  Nothing changed.
+            TaskNotFound; LeaseLost; IllegalTransition (not processing); ValidationError
+            (a bulk task, an index out of range, repeated, already recorded, or an
+            unknown column).  Nothing changed.
         """
         rows = list(rows)
-        with self.store.unit() as unit:
-            task = self._task(unit, task_id)
+        for row in rows:
+            if not isinstance(row, RowOutcome):
+                raise ValidationError("rows must be RowOutcome values", field="rows")
+        batch: list[Sequence[int]] = []
+
+        def act(unit: Unit, task: ClaroTask) -> ClaroTask:
             status = CLARO_TASK.fire(task.status, ClaroEvent.RECORD)
             if task.type is not TaskType.NEW_ROWS:
                 raise ValidationError("A bulk task records cells: use record()")
             recorded = self._recorded_targets(unit, task)
-            with self._cache_lock:
-                (indices,) = recorded.check([[r.index for r in rows]])
-            grid = self._grid(unit, task.dataset_id)
-            columns = grid.column_ids
+            batch.extend(recorded.check([[r.index for r in rows]]))
+            (indices,) = batch
+            columns = self._grid(unit, self._resource(task)).column_ids
             unknown = sorted({c for r in rows for c in r.failed_columns} - set(columns))
             if unknown:
                 raise ValidationError(f"Unknown column(s): {', '.join(unknown)}", field="failed")
             failed = sum(len(r.failed_columns) for r in rows)
-            self.locks.renew_in(unit, task.dataset_id, task.lease_token)
-            unit.put(BATCHES, f"{task_id}/{task.batches:08d}",
+            self.locks.renew_in(unit, self._resource(task), task.lease_token)
+            unit.put(BATCHES, composite_key(task_id, str(task.batches)),
                      [[r.index, sorted(r.failed_columns)] for r in rows])  # fmt: skip
             task = attrs.evolve(
                 task,
@@ -487,66 +686,115 @@ class ClaroTasks:
                 batches=task.batches + 1,
             )
             unit.put(TASKS, task_id, task.to_doc())
-        self._remember(task, [indices])
+            return task
+
+        task = self._fenced(task_id, token, act)
+        self._remember(task, batch)
         return task
 
-    def complete(self, task_id: str) -> ClaroTask:
+    def complete(self, task_id: str, *, token: int) -> ClaroTask:
         """The worker finished: ``processing -> completed`` once every target is recorded.
 
         Releases the dataset, applies the outcomes, writes the webhook notification.
 
         Raises:
-            TaskNotFound, IllegalTransition (not processing, or targets left: guard
-            ``all_recorded``).  Nothing changed.
+            TaskNotFound, LeaseLost, IllegalTransition (not processing, or targets left:
+            guard ``all_recorded``).  Nothing changed.
         """
-        with self.store.unit() as unit:
-            return self._finish(unit, self._task(unit, task_id), ClaroEvent.COMPLETE)
+        return self._fenced(
+            task_id, token, lambda unit, task: self._finish(unit, task, ClaroEvent.COMPLETE)
+        )
 
-    def fail(self, task_id: str, reason: str = "worker_failed") -> ClaroTask:
+    def fail(self, task_id: str, reason: str = "worker_failed", *, token: int) -> ClaroTask:
         """The worker gave up: ``queued|processing -> failed`` with ``reason``.
 
         Raises:
-            TaskNotFound, IllegalTransition (already ended).  Nothing changed.
+            TaskNotFound, LeaseLost, IllegalTransition (already ended), ValidationError
+            (``reason`` not a non-empty string).  Nothing changed.
         """
-        with self.store.unit() as unit:
-            return self._finish(unit, self._task(unit, task_id), ClaroEvent.FAIL, reason)
+        if not isinstance(reason, str) or not reason:
+            raise ValidationError("reason must be a non-empty string", field="reason")
+        return self._fenced(
+            task_id, token, lambda unit, task: self._finish(unit, task, ClaroEvent.FAIL, reason)
+        )
 
     # -- inside a unit ----------------------------------------------------------------
 
+    def _fenced(
+        self,
+        task_id: str,
+        token: object,
+        act: Callable[[Unit, ClaroTask], T],
+        *,
+        own_token: bool = False,
+    ) -> T:
+        """Run a worker write: the task's lease must be live and ``token`` its own
+        (``own_token``: the task's token, for ``start``, which hands it out).
+
+        A lapsed lease is settled (the task fails with ``lease_expired``) and committed,
+        then the write is refused with :class:`LeaseLost`; any other refusal rolls back.
+        """
+        checked = None if own_token else _token(token)
+        with self.store.unit() as unit:
+            task = self._task(unit, task_id)
+            given = task.lease_token if checked is None else checked
+            settled = self._settle_expired(unit, self._resource(task))
+            if settled is not None and settled.task_id == task_id:
+                task = settled
+            if task.failure_reason == LEASE_EXPIRED:
+                lost = LeaseLost(
+                    task_id=task_id, dataset_id=task.dataset_id, token=given, reason="expired"
+                )
+            elif given != task.lease_token:
+                raise LeaseLost(
+                    task_id=task_id, dataset_id=task.dataset_id, token=given, reason="wrong_token"
+                )
+            else:
+                return act(unit, task)
+        raise lost
+
     def _finish(
-        self, unit: Unit, task: ClaroTask, event: ClaroEvent, reason: str | None = None
+        self,
+        unit: Unit,
+        task: ClaroTask,
+        event: ClaroEvent,
+        reason: str | None = None,
+        at: datetime | None = None,
     ) -> ClaroTask:
         """Fire a terminal event, release the lease, apply outcomes, notify: one unit."""
         status = CLARO_TASK.fire(task.status, event, task.progress)
-        now = unit.now
+        at = unit.now if at is None else at
         stamps: dict[ClaroStatus, dict[str, Any]] = {
-            ClaroStatus.COMPLETED: {"completed_at": now},
-            ClaroStatus.CANCELLED: {"cancelled_at": now},
-            ClaroStatus.FAILED: {"failed_at": now, "failure_reason": reason},
+            ClaroStatus.COMPLETED: {"completed_at": at},
+            ClaroStatus.CANCELLED: {"cancelled_at": at},
+            ClaroStatus.FAILED: {"failed_at": at, "failure_reason": reason},
         }
-        stamp = stamps[status]
-        task = attrs.evolve(task, status=status, **stamp)
+        task = attrs.evolve(task, status=status, **stamps[status])
         unit.put(TASKS, task.task_id, task.to_doc())
-        self.locks.release_in(unit, task.dataset_id, task.lease_token)
+        unit.delete(ACTIVE, task.task_id)
+        self.locks.release_in(unit, self._resource(task), task.lease_token)
         self._apply(unit, task)
-        with self._cache_lock:  # an ended task records nothing more
-            self._recorded.pop(task.task_id, None)
+        self._recorded.pop(task.task_id)  # an ended task records nothing more
         if task.webhook_id is not None and status is not ClaroStatus.CANCELLED:
-            webhook = Webhook.from_doc(task.webhook_id, _need(unit, WEBHOOKS, task.webhook_id))
-            record = OutboxRecord.for_payload(
-                webhook, task.task_id, webhook_payload(task), format_instant(now)
-            )
-            unit.put(OUTBOX, task.task_id, record.to_doc())
+            body = json.dumps(webhook_payload(task), separators=(",", ":"))
+            unit.put(OUTBOX, task.task_id, {
+                "accountId": task.account_id, "webhookId": task.webhook_id,
+                "body": body, "createdAt": format_instant(at),
+            })  # fmt: skip
+        if self.task_retention is not None:
+            self._expiry.add(unit, at + self.task_retention, f"task|{task.task_id}")
         return task
 
     def _apply(self, unit: Unit, task: ClaroTask) -> None:
-        """Write an ended task's outcomes into its dataset (one new grid version)."""
+        """Write an ended task's outcomes into its dataset (one new grid version), and
+        drop its outcome batches: they are applied, and the counts are on the task."""
         if task.batches == 0:
             return
-        meta = _need(unit, DATASETS, task.dataset_id)
-        grid = self._fresh_grid(unit, task.dataset_id)
-        batches = [_need(unit, BATCHES, f"{task.task_id}/{n:08d}") for n in range(task.batches)]
-        selection = task.selection
+        key = self._resource(task)
+        grid = Grid.load(_need(unit, GRIDS, key))
+        names = [composite_key(task.task_id, str(n)) for n in range(task.batches)]
+        batches = [_need(unit, BATCHES, name) for name in names]
+        selection = self._selection(unit, task)
         if selection is None:
             created = sorted((index, set(failed)) for b in batches for index, failed in b)
             columns = grid.column_ids
@@ -562,51 +810,106 @@ class ClaroTasks:
             for index in sorted(succeeded):
                 row_id, column_id = cells[index]
                 grid.set_filled(row_id, column_id, True)
-        self._put_grid(unit, task.dataset_id, meta["accountId"], Category(meta["category"]), grid)
+        for name in names:
+            unit.delete(BATCHES, name)
+        category = Category(_need(unit, DATASETS, key)["category"])
+        self._put_grid(unit, key, category, grid.dump())
 
-    def _settle_expired(self, unit: Unit, dataset_id: str) -> None:
-        """Fail the task whose lease on ``dataset_id`` lapsed, and free the dataset."""
-        lease = self.locks.lease_in(unit, dataset_id)
+    def _settle_expired(self, unit: Unit, resource: str) -> ClaroTask | None:
+        """Fail the task whose lease on ``resource`` lapsed, dated when it lapsed, and
+        free the dataset.  Returns that task, or ``None`` when there was none."""
+        lease = self.locks.lease_in(unit, resource)
         if lease is None or lease.is_live(unit.now):
-            return
+            return None
         task = ClaroTask.from_doc(_need(unit, TASKS, lease.holder_task_id))
-        if not task.is_terminal:
-            self._finish(unit, task, ClaroEvent.FAIL, LEASE_EXPIRED)
+        if task.is_terminal:  # pragma: no cover - an ended task always released its lease
+            return None
+        return self._finish(unit, task, ClaroEvent.FAIL, LEASE_EXPIRED, at=lease.expires_at)
+
+    def _settle_all(self, unit: Unit) -> list[ClaroTask]:
+        settled = []
+        for _, resource in unit.items(ACTIVE):
+            task = self._settle_expired(unit, resource)
+            if task is not None:
+                settled.append(task)
+        return settled
+
+    def _seen(self, unit: Unit, task: ClaroTask) -> ClaroTask:
+        """The task as a reader sees it now: failed with ``lease_expired`` once its lease
+        lapsed, even before a write settles it (the settled task is identical)."""
+        if task.is_terminal:
+            return task
+        lease = self.locks.lease_in(unit, self._resource(task))
+        if lease is not None and lease.is_live(unit.now):
+            return task
+        at = unit.now if lease is None else lease.expires_at
+        return attrs.evolve(
+            task, status=ClaroStatus.FAILED, failed_at=at, failure_reason=LEASE_EXPIRED
+        )
+
+    def _acquire(self, unit: Unit, resource: str, dataset_id: str, task_id: str) -> Any:
+        try:
+            grant = self.locks.acquire_in(unit, resource, task_id)
+        except DatasetLocked as error:
+            raise DatasetLocked(
+                dataset_id=dataset_id,
+                active_task_id=error.active_task_id,
+                expires_at=error.expires_at,
+            ) from None
+        if grant.reentered:  # pragma: no cover - task ids are drawn unused
+            raise IdCollision("task", 1)
+        return grant
+
+    def _draw(self, kind: str, draw: Callable[[], str], free: Callable[[str], bool]) -> str:
+        """An id from ``draw`` that ``free`` accepts; nothing is ever overwritten."""
+        for _ in range(_DRAWS):
+            candidate = draw()
+            if free(candidate):
+                return candidate
+        raise IdCollision(kind, _DRAWS)
 
     def _recorded_targets(self, unit: Unit, task: ClaroTask) -> RecordedTargets:
-        """The task's recorded targets: a per-task cache, caught up from the store when
-        another process (or a race between threads) recorded batches it has not seen."""
-        with self._cache_lock:
-            recorded = self._recorded.get(task.task_id)
-            if recorded is None or recorded.batches > task.batches:
-                recorded = self._recorded[task.task_id] = RecordedTargets(task.total)
-            if recorded.batches == task.batches:
-                return recorded
-            for n in range(recorded.batches, task.batches):
-                batch = _need(unit, BATCHES, f"{task.task_id}/{n:08d}")
-                if task.type is TaskType.NEW_ROWS:
-                    recorded.mark([[index for index, _ in batch]])
-                else:
-                    recorded.mark([decode_group(group) for group in batch])
-            recorded.batches = task.batches
-            return recorded
+        """The task's recorded targets: a bounded per-task cache, caught up from the
+        store when another process (or a race between threads) recorded batches it has
+        not seen.  Units are serialised, so only one unit at a time checks a task."""
+        recorded = self._recorded.get(task.task_id)
+        if recorded is None or recorded.batches > task.batches:
+            recorded = RecordedTargets(task.total)
+            self._recorded.put(task.task_id, recorded)
+        for n in range(recorded.batches, task.batches):
+            batch = _need(unit, BATCHES, composite_key(task.task_id, str(n)))
+            if task.type is TaskType.NEW_ROWS:
+                recorded.mark([[index for index, _ in batch]])
+            else:
+                recorded.mark([decode_group(group) for group in batch])
+        recorded.batches = task.batches
+        return recorded
 
     def _remember(self, task: ClaroTask, groups: list[Sequence[int]]) -> None:
         """Mark a committed batch in the cache, unless a catch-up already did."""
-        with self._cache_lock:
-            recorded = self._recorded.get(task.task_id)
-            if recorded is not None and recorded.batches == task.batches - 1:
-                recorded.mark(groups)
-                recorded.batches = task.batches
+        recorded = self._recorded.get(task.task_id)
+        if recorded is not None and recorded.batches == task.batches - 1:
+            recorded.mark(groups)
+            recorded.batches = task.batches
 
     def _new_row_id(self, task: ClaroTask, index: int) -> str:
         return f"row_{task.task_id.removeprefix('task_')[:8]}_{index:05d}"
 
-    def _dataset(self, unit: Unit, account_id: str, dataset_id: str) -> Any:
-        meta = unit.get(DATASETS, dataset_id)
-        if meta is None or meta["accountId"] != account_id:
+    def _resource(self, task: ClaroTask) -> str:
+        """The lock resource (and store key) of the task's dataset."""
+        return composite_key(task.account_id, task.dataset_id)
+
+    def _selection(self, unit: Unit, task: ClaroTask) -> Selection | None:
+        if task.type is TaskType.NEW_ROWS:
+            return None
+        return Selection.from_wire(_need(unit, SELECTIONS, task.task_id))
+
+    def _dataset(self, unit: Unit, account_id: str, dataset_id: str) -> str:
+        """The dataset's store key; :class:`DatasetNotFound` unless the account has it."""
+        key = composite_key(account_id, dataset_id)
+        if unit.get(DATASETS, key) is None:
             raise DatasetNotFound(dataset_id)
-        return meta
+        return key
 
     def _task(
         self,
@@ -626,40 +929,25 @@ class ClaroTasks:
         return task
 
     def _webhook(self, unit: Unit, account_id: str, webhook_id: str) -> Webhook:
-        doc = unit.get(WEBHOOKS, webhook_id)
-        if doc is None or doc["accountId"] != account_id:
+        doc = unit.get(WEBHOOKS, composite_key(account_id, webhook_id))
+        if doc is None:
             raise WebhookNotFound(webhook_id)
         return Webhook.from_doc(webhook_id, doc)
 
-    def _grid(self, unit: Unit, dataset_id: str) -> Grid:
+    def _grid(self, unit: Unit, key: str) -> Grid:
         """The dataset's grid as this unit sees it, shared read-only from a cache.
 
         Versions are unique per write (never reused, even by a unit that rolled back), so
         a cached grid is the right one exactly when its version matches.
         """
-        version: str = _need(unit, DATASETS, dataset_id)["version"]
-        with self._cache_lock:
-            cached = self._grids.get(dataset_id)
+        version: str = _need(unit, DATASETS, key)["version"]
+        cached = self._grids.get(key)
         if cached is not None and cached[0] == version:
             return cached[1]
-        grid = self._fresh_grid(unit, dataset_id)
-        with self._cache_lock:
-            self._grids[dataset_id] = (version, grid)
+        grid = Grid.load(_need(unit, GRIDS, key))
+        self._grids.put(key, (version, grid))
         return grid
 
-    def _fresh_grid(self, unit: Unit, dataset_id: str) -> Grid:
-        """A private, mutable copy of the dataset's grid."""
-        return Grid.load(_need(unit, GRIDS, dataset_id))
-
-    def _put_grid(
-        self,
-        unit: Unit,
-        dataset_id: str,
-        account_id: str,
-        category: Category,
-        grid: Grid,
-    ) -> None:
-        unit.put(GRIDS, dataset_id, grid.dump())
-        unit.put(DATASETS, dataset_id, {
-            "accountId": account_id, "category": category.value, "version": uuid.uuid4().hex,
-        })  # fmt: skip
+    def _put_grid(self, unit: Unit, key: str, category: Category, dump: Mapping[str, Any]) -> None:
+        unit.put(GRIDS, key, dump)
+        unit.put(DATASETS, key, {"category": category.value, "version": uuid.uuid4().hex})

@@ -22,7 +22,6 @@ from typing import Any
 import attrs
 
 from taskcore.claro.lifecycle import CLARO_TASK, ClaroStatus
-from taskcore.claro.selection import Selection
 from taskcore.clock import format_instant, parse_instant
 
 __all__ = ["Category", "ClaroTask", "Progress", "Results", "TaskType"]
@@ -115,8 +114,10 @@ class ClaroTask:
         created_at: creation instant.
         total: targets (rows for ``new_rows``, cells for bulk).
         row_count: ``rowCount`` (``new_rows`` only).
-        selection_doc: the bulk selection as the request gave it (bulk only); parsed
-            on demand by :attr:`selection`, since recording outcomes never needs it.
+        process_only_empty: the bulk selection's ``processOnlyEmpty`` (``None`` for a
+            new-rows task).  The selection itself is stored once, apart from the task's
+            changing state (a bulk request may name 1,000,000 cells), and read by the
+            service only when a worker lists targets or the task ends.
         webhook_id: the webhook notified when it ends completed or failed.
         estimate_low, estimate_high: the estimator's duration range, in seconds.
         lease_token: the fencing token of the dataset lease it holds.
@@ -139,7 +140,7 @@ class ClaroTask:
     estimate_high: float
     lease_token: int
     row_count: int | None = None
-    selection_doc: dict[str, Any] | None = None
+    process_only_empty: bool | None = None
     webhook_id: str | None = None
     completed: int = 0
     successful_cells: int = 0
@@ -150,18 +151,6 @@ class ClaroTask:
     cancelled_at: datetime | None = None
     failed_at: datetime | None = None
     failure_reason: str | None = None
-
-    @property
-    def selection(self) -> Selection | None:
-        """The bulk selection (``None`` for a new-rows task)."""
-        return None if self.selection_doc is None else Selection.from_wire(self.selection_doc)
-
-    @property
-    def process_only_empty(self) -> bool | None:
-        """The selection's ``processOnlyEmpty`` (``None`` for a new-rows task)."""
-        if self.selection_doc is None:
-            return None
-        return bool(self.selection_doc.get("processOnlyEmpty", True))
 
     @property
     def progress(self) -> Progress:
@@ -196,7 +185,7 @@ class ClaroTask:
             "estimate": [self.estimate_low, self.estimate_high],
             "leaseToken": self.lease_token,
             "rowCount": self.row_count,
-            "selection": self.selection_doc,
+            "processOnlyEmpty": self.process_only_empty,
             "webhookId": self.webhook_id,
             "completed": self.completed,
             "successfulCells": self.successful_cells,
@@ -225,7 +214,7 @@ class ClaroTask:
             estimate_high=doc["estimate"][1],
             lease_token=doc["leaseToken"],
             row_count=doc["rowCount"],
-            selection_doc=doc["selection"],
+            process_only_empty=doc["processOnlyEmpty"],
             webhook_id=doc["webhookId"],
             completed=doc["completed"],
             successful_cells=doc["successfulCells"],

@@ -49,6 +49,7 @@ from taskcore.errors import (
     GridIdNotFound,
     IllegalTransition,
     InvalidSelection,
+    LeaseLost,
     TaskcoreError,
     TaskNotCancellable,
     TaskNotFound,
@@ -117,6 +118,7 @@ class ModelTask:
     columns: tuple[str, ...]
     created_at: datetime
     webhook: str | None = None
+    token: int = 0
     status: str = "queued"
     outcomes: dict[int, Any] = field(default_factory=dict)
     successful: int = 0
@@ -411,7 +413,7 @@ class ClaroServiceMachine(RuleBasedStateMachine):
             },
             grids={ds: self.service.dataset(owner, ds) for ds, owner in DATASETS.items()},
             outbox=self.service.outbox(pending_only=False),
-            holders={ds: self.service.locks.holder(ds) for ds in DATASETS},
+            holders={ds: self.service.lease(owner, ds) for ds, owner in DATASETS.items()},
         )
 
     def _refused(self, refusal: Refusal, call: Callable[[], object]) -> TaskcoreError:
@@ -513,6 +515,7 @@ class ClaroServiceMachine(RuleBasedStateMachine):
             columns=tuple(self.model.datasets[dataset].columns),
             created_at=self.model.now,
             webhook=body.get("webhookId"),
+            token=task.lease_token,
         )
         self.model.changed()
         self._check(task.task_id, task)
@@ -590,7 +593,7 @@ class ClaroServiceMachine(RuleBasedStateMachine):
         missing = Refusal(TaskNotFound, {"task_id": "task_missing"})
         self._refused(missing, lambda: self.service.get("acct_1", "ds_a", "task_missing"))
         self._refused(missing, lambda: self.service.start("task_missing"))
-        self._refused(missing, lambda: self.service.fail("task_missing"))
+        self._refused(missing, lambda: self.service.fail("task_missing", token=1))
 
     # --- the worker ------------------------------------------------------------------
 
@@ -640,16 +643,16 @@ class ClaroServiceMachine(RuleBasedStateMachine):
             bad = [i for i, good in pairs if not good]
 
             def call() -> ClaroTask:
-                return self.service.record(task_id, succeeded=ok, failed=bad)
+                return self.service.record(task_id, token=task.token, succeeded=ok, failed=bad)
 
-            wrong_kind = lambda: self.service.record_rows(task_id, [])  # noqa: E731
+            wrong_kind = lambda: self.service.record_rows(task_id, [], token=task.token)  # noqa: E731
         else:
             rows = [RowOutcome(i, failed) for i, failed in pairs]
 
             def call() -> ClaroTask:
-                return self.service.record_rows(task_id, rows)
+                return self.service.record_rows(task_id, rows, token=task.token)
 
-            wrong_kind = lambda: self.service.record(task_id, succeeded=[])  # noqa: E731
+            wrong_kind = lambda: self.service.record(task_id, token=task.token)  # noqa: E731
         if task.status == "processing":
             # A bulk task records cells and a new-rows task rows: the other is refused.
             self._refused(Refusal(ValidationError), wrong_kind)
@@ -735,10 +738,10 @@ class ClaroServiceMachine(RuleBasedStateMachine):
         if task.status != "processing" or len(task.outcomes) < task.total:
             self._refused(
                 Refusal(IllegalTransition, {"state": task.status, "event": "complete"}),
-                lambda: self.service.complete(task_id),
+                lambda: self.service.complete(task_id, token=task.token),
             )
             return
-        completed = self.service.complete(task_id)
+        completed = self.service.complete(task_id, token=task.token)
         self.model.end(task, "completed")
         self._check(task_id, completed)
 
@@ -759,8 +762,8 @@ class ClaroServiceMachine(RuleBasedStateMachine):
 
         def call() -> ClaroTask:
             if reason is None:
-                return self.service.fail(task_id)
-            return self.service.fail(task_id, reason)
+                return self.service.fail(task_id, token=task.token)
+            return self.service.fail(task_id, reason, token=task.token)
 
         if not task.active:
             self._refused(Refusal(IllegalTransition, {"state": task.status, "event": "fail"}), call)
@@ -768,6 +771,17 @@ class ClaroServiceMachine(RuleBasedStateMachine):
         failed = call()
         self.model.end(task, "failed", reason or "worker_failed")
         self._check(task_id, failed)
+
+    @rule(task_id=tasks, data=st.data())
+    def a_write_with_another_token_is_refused(self, task_id: str, data: st.DataObject) -> None:
+        """A worker write carrying a token that is not the task's: ``LEASE_LOST``."""
+        task = self.model.tasks[task_id]
+        token = data.draw(st.sampled_from([task.token - 1, task.token + 1, 0]), label="token")
+        note(f"write on {task_id} ({task.status}) with token {token} (task's: {task.token})")
+        refusal = Refusal(LeaseLost, {"reason": "wrong_token", "token": token})
+        self._refused(refusal, lambda: self.service.complete(task_id, token=token))
+        self._refused(refusal, lambda: self.service.fail(task_id, token=token))
+        self._refused(refusal, lambda: self.service.record(task_id, token=token))
 
     # --- dataset edits ---------------------------------------------------------------
 
@@ -879,7 +893,7 @@ class ClaroServiceMachine(RuleBasedStateMachine):
                 live[task.dataset_id].append(task.task_id)
         for dataset in DATASETS:
             assert len(live[dataset]) <= 1, live
-            holder = self.service.locks.holder(dataset)
+            holder = self.service.lease(DATASETS[dataset], dataset)
             expected = live[dataset][0] if live[dataset] else None
             assert expected == (None if holder is None else holder.holder_task_id)
             assert self.model.holder(dataset) == expected
