@@ -47,6 +47,7 @@ from taskcore.errors import (
     DatasetLocked,
     DatasetNotFound,
     GridIdNotFound,
+    IdempotencyConflict,
     IllegalTransition,
     InvalidSelection,
     LeaseLost,
@@ -119,6 +120,8 @@ class ModelTask:
     created_at: datetime
     webhook: str | None = None
     token: int = 0
+    key: str | None = None
+    request: tuple[str, dict[str, Any]] | None = None
     status: str = "queued"
     outcomes: dict[int, Any] = field(default_factory=dict)
     successful: int = 0
@@ -383,6 +386,7 @@ class ClaroServiceMachine(RuleBasedStateMachine):
         self.progress_seen: dict[str, int] = {}
         self._read: tuple[int, dict[str, ClaroTask]] | None = None
         self.webhook_count = 0
+        self.key_count = 0
         self.column_count = 0
 
     def make_store(self, clock: Clock) -> Store:
@@ -485,14 +489,16 @@ class ClaroServiceMachine(RuleBasedStateMachine):
         account = data.draw(st.sampled_from([owner] * 6 + list(ACCOUNTS)), label="account")
         return account, dataset
 
-    def _create(self, kind: str, account: str, dataset: str, body: dict[str, Any]) -> object:
+    def _create(
+        self, kind: str, account: str, dataset: str, body: dict[str, Any], key: str | None = None
+    ) -> object:
         expected = self.model.create_refusal(account, dataset, body, kind)
-        note(f"create {kind} on {dataset} as {account}: {body}")
+        note(f"create {kind} on {dataset} as {account}: {body} (key {key})")
         create = self.service.create_new_rows if kind == "new_rows" else self.service.create_bulk
         if isinstance(expected, Refusal):
-            self._refused(expected, lambda: create(account, dataset, body))
+            self._refused(expected, lambda: create(account, dataset, body, idempotency_key=key))
             return multiple()
-        task, error = _attempt(lambda: create(account, dataset, body))
+        task, error = _attempt(lambda: create(account, dataset, body, idempotency_key=key))
         assert task is not None, error
         note(f"  created {task.task_id}")
         if kind == "new_rows":
@@ -516,16 +522,25 @@ class ClaroServiceMachine(RuleBasedStateMachine):
             created_at=self.model.now,
             webhook=body.get("webhookId"),
             token=task.lease_token,
+            key=key,
+            request=(kind, body),
         )
         self.model.changed()
         self._check(task.task_id, task)
         return task.task_id
 
+    def _key(self, data: st.DataObject) -> str | None:
+        """Now and then an ``Idempotency-Key`` never used before."""
+        if data.draw(st.integers(0, 2), label="key?"):
+            return None
+        self.key_count += 1
+        return f"key-{self.key_count}"
+
     @rule(target=tasks, data=st.data(), row_count=st.sampled_from(ROW_COUNTS))
     def create_new_rows(self, data: st.DataObject, row_count: object) -> object:
         account, dataset = self._account_and_dataset(data)
         body = {"rowCount": row_count, **self._webhook_choice(data, account)}
-        return self._create("new_rows", account, dataset, body)
+        return self._create("new_rows", account, dataset, body, self._key(data))
 
     @rule(target=tasks, data=st.data())
     def create_bulk(self, data: st.DataObject) -> object:
@@ -552,7 +567,43 @@ class ClaroServiceMachine(RuleBasedStateMachine):
         if flag is not None:
             body["processOnlyEmpty"] = flag
         body.update(self._webhook_choice(data, account))
-        return self._create("bulk", account, dataset, body)
+        return self._create("bulk", account, dataset, body, self._key(data))
+
+    @rule(task_id=tasks, change=st.booleans())
+    def replay_a_create(self, task_id: str, change: bool) -> None:
+        """The same request under its key returns the original response, whatever the
+        task became; another request under it is a conflict.  Neither changes anything."""
+        task = self.model.tasks[task_id]
+        if task.key is None or task.request is None:
+            return
+        kind, body = task.request
+        create = self.service.create_new_rows if kind == "new_rows" else self.service.create_bulk
+        key = task.key
+        note(f"replay {task_id} under {key} ({'changed' if change else 'same'} request)")
+        if change:
+            if kind == "new_rows":
+                other = {**body, "rowCount": body["rowCount"] % 3 + 1}
+            else:
+                other = {**body, "processOnlyEmpty": not body.get("processOnlyEmpty", True)}
+            self._refused(
+                Refusal(IdempotencyConflict, {"task_id": task_id, "key": key}),
+                lambda: create(task.account, task.dataset, other, idempotency_key=key),
+            )
+            return
+        before = self._observe()
+        again = create(task.account, task.dataset, body, idempotency_key=key)
+        assert before == self._observe(), "a replay changed the service"
+        original = service_view(again)
+        assert (task_id, "queued", (0, task.total, 100 if not task.total else 0)) == (
+            original["taskId"],
+            original["status"],
+            original["progress"],
+        )
+        assert (
+            original["startedAt"],
+            original["completedAt"],
+            original["failedAt"],
+        ) == (None, None, None)
 
     # --- the user's reads and cancels ------------------------------------------------
 
