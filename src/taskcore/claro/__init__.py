@@ -1,4 +1,4 @@
-"""Claro dataset tasks (seed ``000_d988adf86e3a34c4.txt``)."""
+"""Claro dataset tasks (Claro API reference, "Tasks")."""
 
 from taskcore.claro.grid import CellCodec, CellTable, DefaultCellCodec, Grid
 from taskcore.claro.lifecycle import (

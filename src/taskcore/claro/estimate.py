@@ -1,9 +1,9 @@
 """The duration estimator port behind ``estimatedDuration`` / ``estimatedCompletion``.
 
-The seed shows estimates ("5-10 minutes" for 100 new rows, "3-7 minutes" for 150 bulk
+The Claro reference shows estimates ("5-10 minutes" for 100 new rows, "3-7 minutes" for 150 bulk
 cells) but not how they are made.  An :class:`Estimator` gives a duration range in
 seconds for a task's type and size; :class:`RateEstimator`, the default, multiplies the
-size by a per-target range chosen so that it reproduces both seed examples.
+size by a per-target range chosen so that it reproduces both reference examples.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class RateEstimator:
     """``targets x (low, high)`` seconds per target, by task type.
 
     Args:
-        rates: seconds per target for each type; defaults reproduce the seed: 3-6 s per
+        rates: seconds per target for each type; defaults reproduce the Claro reference: 3-6 s per
             new row (100 rows: "5-10 minutes"), 1.2-2.8 s per cell (150: "3-7 minutes").
     """
 

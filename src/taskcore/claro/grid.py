@@ -1,6 +1,6 @@
 """A Claro dataset grid: rows, columns, cell ids and which cells are empty.
 
-Claro's bulk tasks (seed ``000_d988adf86e3a34c4.txt``, "Bulk Processing Logic") target
+Claro's bulk tasks (Claro API reference, "Tasks" > "Bulk Processing Logic") target
 cells of a dataset by cell id, row id or column id, and by default only the *empty* ones.
 :class:`Grid` is the model the selection resolver (:mod:`taskcore.claro.selection`) reads.
 
@@ -32,7 +32,7 @@ Theory of operation:
 - Cell ids are a two-way mapping ``cell id <-> (row id, column id)`` given by a
   :class:`CellCodec`.  :class:`DefaultCellCodec` derives ids from the row and column ids
   (``row_1:col_name``); :class:`CellTable` lets a caller name cells its own way
-  (``cell_1``), as the seed's examples do.
+  (``cell_1``), as the Claro reference's examples do.
 """
 
 from __future__ import annotations

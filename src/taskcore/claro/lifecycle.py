@@ -1,18 +1,17 @@
-"""The Claro task lifecycle (seed ``000_d988adf86e3a34c4.txt``, "Task Status Values").
+"""The Claro task lifecycle (Claro API reference, "Tasks" > "Task Status Values").
 
 States are the documented statuses ``queued``, ``processing``, ``completed``, ``failed``
-and ``cancelled``.  The seed names no events; taskcore's are the operations that move a
+and ``cancelled``.  The Claro reference names no events; taskcore's are the operations that move a
 task: a worker *starts* it, *records* cell outcomes, *completes* or *fails* it; the user
 *cancels* it (HTTP ``DELETE``).
 
-Decisions where the seed is silent (DESIGN.md, "Decisions"; docs/claro.md):
+Decisions where the Claro reference is silent (docs/claro.md):
 
 - Cancel is accepted from ``queued`` and ``processing`` only ("Only tasks in queued or
   processing status can be cancelled"); from a terminal state it is refused with
   ``TASK_NOT_CANCELLABLE`` carrying ``currentStatus``.
 - ``fail`` is accepted from ``queued`` too: a worker may fail a task it never started, and
-  a lock takeover fails the expired holder's task whatever its state (DESIGN.md, "The
-  lock manager").
+  a lock takeover fails the expired holder's task whatever its state (docs/locks.md).
 - ``complete`` needs every target to have an outcome (guard ``all_recorded``): the
   documented completed response shows ``progress.completed == progress.total``.
 - ``record`` is a self-loop on ``processing``: outcomes are only taken while processing.
@@ -76,7 +75,7 @@ CLARO_TASK: Lifecycle[ClaroStatus, ClaroEvent, Recorded] = Lifecycle(
     "claro.task",
     title="Claro dataset task",
     description=(
-        "A Claro `new_rows` or `bulk_processing` task (seed `000_d988adf86e3a34c4.txt`). "
+        "A Claro `new_rows` or `bulk_processing` task (Claro API reference, 'Tasks'). "
         "The dataset is locked from creation until the task reaches a terminal state. "
         "Cancel (HTTP `DELETE`) is accepted from `queued` and `processing` only; from a "
         "terminal state it is refused with `TASK_NOT_CANCELLABLE`."

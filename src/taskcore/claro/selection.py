@@ -1,15 +1,14 @@
 """Claro bulk cell selection: parse it, check it, resolve it against a dataset grid.
 
-Seed ``000_d988adf86e3a34c4.txt``, "Create Bulk Processing Task" and "Bulk Processing
-Logic", with taskcore's decisions (DESIGN.md, "Decisions", Claro "Selection";
-docs/selection.md):
+Claro API reference, "Tasks" > "Create Bulk Processing Task" and "Bulk Processing
+Logic", with taskcore's decisions (docs/selection.md):
 
 - Five targeting modes (:class:`TargetMode`): no ids = every cell of the dataset;
   ``cellIds`` = exactly those cells; ``columnIds`` = whole columns; ``rowIds`` = whole
   rows; ``rowIds`` and ``columnIds`` = their intersection.
 - The ids give the scope, then ``processOnlyEmpty`` (default true) filters it, in every
   mode: ``{}`` is "every empty cell".
-- ``cellIds`` with ``rowIds`` or ``columnIds`` is ``INVALID_SELECTION`` with the seed's
+- ``cellIds`` with ``rowIds`` or ``columnIds`` is ``INVALID_SELECTION`` with the Claro reference's
   exact message.  An empty array, or an id the dataset does not have, is
   ``INVALID_SELECTION`` naming the field and the ids: an explicit selection is never
   widened to the whole dataset.  For the same reason a JSON ``null`` is not "absent" but
@@ -61,7 +60,7 @@ _ONE = ord("1")  # a selected row in the ASCII row mask
 
 
 class TargetMode(StrEnum):
-    """Which of the seed's five "Target Selection Options" a selection uses."""
+    """Which of the Claro reference's five "Target Selection Options" a selection uses."""
 
     ALL = "all"
     CELLS = "cells"
@@ -130,7 +129,7 @@ class Selection:
     Raises:
         ValidationError: an id field that is not an iterable of strings, or a
             ``process_only_empty`` that is not a bool (``field`` names it).
-        InvalidSelection: ``cell_ids`` with ``row_ids`` or ``column_ids`` (the seed's
+        InvalidSelection: ``cell_ids`` with ``row_ids`` or ``column_ids`` (the Claro reference's
             message, :attr:`InvalidSelection.COMBINED_MESSAGE`), or an empty id field.
     """
 

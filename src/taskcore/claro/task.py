@@ -1,8 +1,8 @@
-"""The Claro task value (seed ``000_d988adf86e3a34c4.txt``), its progress and results.
+"""The Claro task value (Claro API reference, "Tasks"), its progress and results.
 
 A :class:`ClaroTask` is frozen: the service changes a task by firing an event on
 :data:`~taskcore.claro.lifecycle.CLARO_TASK` and storing ``attrs.evolve(task, ...)``.
-Decisions (DESIGN.md, "Decisions"; docs/claro.md):
+Decisions (docs/claro.md):
 
 - ``progress.total`` is ``rowCount`` for ``new_rows`` and the target cell count for
   ``bulk_processing``; ``percentage = floor(100 * completed / total)``, 100 when the total
@@ -35,9 +35,9 @@ class TaskType(StrEnum):
 
 
 class Category(StrEnum):
-    """What kind of work a task does (seed, "Task Types and Operations").
+    """What kind of work a task does (Claro reference, "Task Types and Operations").
 
-    The seed's requests carry no category: it belongs to the dataset's workflow.  The
+    The Claro reference's requests carry no category: it belongs to the dataset's workflow.  The
     service records it on every task (from the dataset unless the caller names one);
     it is not part of the documented wire format.
     """

@@ -7,8 +7,8 @@ Run it against your own store::
 
     TestMyStoreClaro = claro_service_machine(lambda clock: MyStore(clock=clock)).TestCase
 
-The model (:class:`ClaroModel`) is plain dicts and lists, written from the seed
-(``000_d988adf86e3a34c4.txt``) and DESIGN.md ("The lock manager", Claro decisions), with
+The model (:class:`ClaroModel`) is plain dicts and lists, written from the Claro reference
+(the Claro API reference) and docs/claro.md and docs/locks.md, with
 no helper shared with the service: datasets keep emptiness as a dict of cells, tasks keep
 their status, outcomes and timestamps, the lock holder of a dataset is "its one task that
 has not ended", and the outbox is a count per task.
@@ -293,7 +293,7 @@ class ClaroModel:
     def create_refusal(
         self, account: str, dataset: str, body: Mapping[str, Any], kind: str
     ) -> Refusal | list[Any] | None:
-        """DESIGN.md's order: dataset exists -> input valid -> webhook -> unlocked.
+        """docs/claro.md's order: dataset exists -> input valid -> webhook -> unlocked.
 
         Returns the refusal, or the bulk targets (``None`` for a valid new-rows body).
         """
