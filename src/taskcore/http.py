@@ -14,8 +14,10 @@ a path that matches with another method is 405 with ``Allow``.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
+from itertools import accumulate
 from typing import Any
 from urllib.parse import unquote
 
@@ -30,6 +32,8 @@ from taskcore.errors import (
 )
 
 __all__ = [
+    "MAX_JSON_DEPTH",
+    "MAX_NUMBER_LENGTH",
     "Handler",
     "Request",
     "Response",
@@ -37,7 +41,135 @@ __all__ = [
     "Router",
     "bearer_token",
     "json_response",
+    "parse_json",
 ]
+
+MAX_JSON_DEPTH = 64
+"""The deepest nesting of arrays and objects a request body may have (``[[1]]`` is 2)."""
+MAX_NUMBER_LENGTH = 100
+"""The most characters a JSON number in a request body may have."""
+
+# A JSON string, possibly unterminated (then it runs to the end): one linear pass.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
+# Only a \uD800-\uDFFF escape can put a surrogate into text decoded as strict UTF-8.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with lone surrogates shown as ``\\udXXX`` escapes (safe to echo)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _is_unicode(text: str) -> bool:
+    return text.isascii() or _SURROGATES.search(text) is None
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` outside strings (C-level passes only)."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return max(accumulate(map(_NESTING.__getitem__, brackets)), default=0)
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build an object, refusing a key given twice (JSON leaves duplicates undefined)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:  # pragma: no branch - a duplicate exists
+            if key in seen:
+                shown = _printable(key)
+                raise ValidationError(f"Duplicate key {shown!r} in JSON object", field=shown)
+            seen.add(key)
+    return obj
+
+
+def _number(text: str) -> None:
+    if len(text) > MAX_NUMBER_LENGTH:
+        raise ValidationError(f"JSON number longer than {MAX_NUMBER_LENGTH} characters")
+
+
+def _int(text: str) -> int:
+    _number(text)
+    return int(text)
+
+
+def _float(text: str) -> float:
+    _number(text)
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValidationError(f"JSON number {text} is out of range")
+    return value
+
+
+def _constant(text: str) -> Any:
+    raise ValidationError(f"{text} is not a JSON number")
+
+
+def _invalid_text_field(value: Any) -> tuple[bool, str | None]:
+    """Whether ``value`` holds a string (or key) that is not valid Unicode, and the
+    top-level field it lies under (``None`` when ``value`` is not an object)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not _is_unicode(key) or _invalid_text_field(item)[0]:
+                return True, _printable(key)
+        return False, None
+    if isinstance(value, list):
+        return any(_invalid_text_field(item)[0] for item in value), None
+    return isinstance(value, str) and not _is_unicode(value), None
+
+
+def parse_json(data: bytes) -> Any:
+    """Parse a request body as strict JSON (RFC 8259, I-JSON rules).
+
+    Stricter than :func:`json.loads`: nesting deeper than :data:`MAX_JSON_DEPTH`, a key
+    given twice in one object, ``NaN``/``Infinity``, a number longer than
+    :data:`MAX_NUMBER_LENGTH` characters or beyond the float range, and a string (or key)
+    holding a lone surrogate (``"\\ud800"``: not valid Unicode) are all refused.  Numbers
+    written with a fraction or exponent become :class:`float`, never :class:`int`.
+
+    Args:
+        data: the raw body.
+
+    Returns:
+        The parsed value (``dict``, ``list``, ``str``, ``int``, ``float``, ``bool``,
+        ``None``).
+
+    Raises:
+        ValidationError: the body is empty, not UTF-8, not JSON, or breaks one of the
+            rules above; ``field`` names the duplicate key, or the top-level field that
+            holds invalid text.  Nothing is parsed any deeper than the limit allows.
+    """
+    if not data.strip():
+        raise ValidationError("Request body must be a JSON object")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError("Request body is not valid JSON") from None
+    if _depth(text) > MAX_JSON_DEPTH:
+        raise ValidationError(f"Request body is nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_object_pairs,
+            parse_int=_int,
+            parse_float=_float,
+            parse_constant=_constant,
+        )
+    except ValidationError:
+        raise
+    except (ValueError, RecursionError):  # RecursionError: belt and braces, see _depth
+        raise ValidationError("Request body is not valid JSON") from None
+    if _SURROGATE_ESCAPE.search(text):
+        invalid, field = _invalid_text_field(value)
+        if invalid:
+            raise ValidationError(
+                "Request body holds a string that is not valid Unicode (a lone surrogate)",
+                field=field,
+            )
+    return value
 
 
 def _lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
@@ -63,17 +195,13 @@ class Request:
     query: Mapping[str, str] = attrs.field(factory=dict)
 
     def json(self) -> Any:
-        """The body parsed as JSON.
+        """The body parsed as strict JSON (:func:`parse_json`).
 
         Raises:
-            ValidationError: the body is empty, not UTF-8, or not JSON.
+            ValidationError: the body is empty, not UTF-8, not JSON, or breaks a rule
+                of :func:`parse_json` (depth, duplicate key, number, invalid text).
         """
-        if not self.body.strip():
-            raise ValidationError("Request body must be a JSON object")
-        try:
-            return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise ValidationError("Request body is not valid JSON") from None
+        return parse_json(self.body)
 
 
 @attrs.frozen
@@ -90,8 +218,21 @@ class Response:
 
 
 def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
-    """A JSON response with ``Content-Type: application/json``."""
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """A JSON response with ``Content-Type: application/json``, UTF-8.
+
+    Text that is not valid Unicode (a lone surrogate, say in an id echoed back from a
+    path) is written as U+FFFD instead of failing to encode.
+
+    Raises:
+        ValueError: ``payload`` holds ``NaN`` or an infinity (not JSON: a programming
+            error, never written as invalid JSON).
+        TypeError: ``payload`` holds a value JSON has no form for.
+    """
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        body = text.encode("utf-8")
+    except UnicodeEncodeError:
+        body = _SURROGATES.sub("\ufffd", text).encode("utf-8")
     return Response(status, {"content-type": "application/json", **(headers or {})}, body)
 
 

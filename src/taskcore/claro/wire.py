@@ -100,9 +100,9 @@ def parse_new_rows(body: Any) -> NewRowsRequest:
     if "rowCount" not in body:
         raise ValidationError("rowCount is required", field="rowCount")
     row_count = body["rowCount"]
-    if isinstance(row_count, float) and row_count.is_integer():
-        row_count = int(row_count)  # JSON has one number type: 100.0 is 100
-    if isinstance(row_count, bool) or not isinstance(row_count, int):
+    # A JSON number with a fraction or exponent (100.0, 1E2) is a float here, never an
+    # integer, and bool is not one either.
+    if type(row_count) is not int:
         raise ValidationError("rowCount must be an integer", field="rowCount")
     if not 1 <= row_count <= MAX_ROW_COUNT:
         raise ValidationError(
