@@ -14,16 +14,18 @@ a path that matches with another method is 405 with ``Allow``.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Callable, Mapping
 from itertools import accumulate
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 import attrs
 
 from taskcore.errors import (
+    InternalError,
     MethodNotAllowed,
     RouteNotFound,
     TaskcoreError,
@@ -32,6 +34,7 @@ from taskcore.errors import (
 )
 
 __all__ = [
+    "MAX_IDEMPOTENCY_KEY_LENGTH",
     "MAX_JSON_DEPTH",
     "MAX_NUMBER_LENGTH",
     "Handler",
@@ -40,12 +43,16 @@ __all__ = [
     "Route",
     "Router",
     "bearer_token",
+    "decode_segment",
+    "idempotency_key",
     "json_response",
     "parse_json",
 ]
 
 MAX_JSON_DEPTH = 64
 """The deepest nesting of arrays and objects a request body may have (``[[1]]`` is 2)."""
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+"""The longest ``Idempotency-Key`` header value accepted, in characters."""
 MAX_NUMBER_LENGTH = 100
 """The most characters a JSON number in a request body may have."""
 
@@ -56,6 +63,9 @@ _NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
 # Only a \uD800-\uDFFF escape can put a surrogate into text decoded as strict UTF-8.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
+# Control characters (C0, DEL, C1) and lone surrogates: never part of a segment or key.
+_UNCLEAN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def _printable(text: str) -> str:
@@ -249,13 +259,62 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+def idempotency_key(request: Request) -> str | None:
+    """The ``Idempotency-Key`` header's value, or ``None`` when there is none.
+
+    Taken as it is (no trimming): 1 to :data:`MAX_IDEMPOTENCY_KEY_LENGTH` characters, not
+    blank, without control characters or lone surrogates; any other printable text,
+    non-ASCII included, is a key.
+
+    Raises:
+        ValidationError: the header is blank, too long, or holds a control character or
+            a lone surrogate (``field`` is ``"Idempotency-Key"``).
+    """
+    value = request.headers.get("idempotency-key")
+    if value is None:
+        return None
+    if not value.strip() or len(value) > MAX_IDEMPOTENCY_KEY_LENGTH or _UNCLEAN.search(value):
+        raise ValidationError(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters",
+            field="Idempotency-Key",
+        )
+    return value
+
+
+def decode_segment(raw: str) -> str | None:
+    """Percent-decode one raw path segment, once, strictly; ``None`` when it names nothing.
+
+    ``None`` when ``raw`` holds a control character or a lone surrogate, a ``%`` not
+    followed by two hex digits, escapes that are not UTF-8, or when the decoded text
+    holds ``/`` or a control character, or is ``.`` or ``..``.  Any other character
+    stands for itself (``+`` is a plus, not a space).
+    """
+    if _UNCLEAN.search(raw) or _BAD_ESCAPE.search(raw):
+        return None
+    text = raw
+    if "%" in raw:
+        try:
+            text = unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if "/" in text or _UNCLEAN.search(text):
+            return None
+    if text in (".", ".."):
+        return None
+    return text
+
+
 Handler = Callable[[Request, Mapping[str, str]], Response]
 """A route's handler: the request and the path's placeholders, by name."""
 
 
 @attrs.frozen
 class Route:
-    """One ``method pattern -> handler`` entry."""
+    """One ``method pattern -> handler`` entry.
+
+    ``regex`` matches a whole raw path (anchored at both ends with ``\\A``/``\\Z``: a
+    trailing newline is not ignored); each placeholder matches one non-empty raw segment.
+    """
 
     method: str
     pattern: str
@@ -268,45 +327,108 @@ class Route:
         regex = "".join(
             f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts
         )
-        return re.compile(f"^{regex}$")
+        return re.compile(f"\\A{regex}\\Z")
+
+    def params(self, path: str) -> dict[str, str] | None:
+        """The placeholders of ``path``, each decoded by :func:`decode_segment`, or
+        ``None`` when ``path`` does not match or a placeholder names nothing."""
+        match = self.regex.fullmatch(path)
+        if match is None:
+            return None
+        params: dict[str, str] = {}
+        for name, raw in match.groupdict().items():
+            value = decode_segment(raw)
+            if value is None:
+                return None
+            params[name] = value
+        return params
+
+
+_LOG = logging.getLogger("taskcore.http")
+_LAST_RESORT = Response(
+    500, {"content-type": "text/plain; charset=utf-8"}, b"Internal Server Error"
+)
 
 
 class Router:
     """Dispatches :class:`Request` values to handlers; never raises.
 
     A :class:`~taskcore.errors.TaskcoreError` from a handler becomes the API's error
-    response through ``render_error``; an unmatched path is 404, a wrong method 405.
+    response through ``render_error``; an unmatched path is 404 ``NOT_FOUND``, a wrong
+    method 405 with ``Allow``.  Any other exception (a bug) is logged with its traceback
+    on the ``taskcore.http`` logger and answered as
+    :class:`~taskcore.errors.InternalError` (500, a generic message: nothing of the
+    exception reaches the caller); if ``render_error`` itself fails, the answer is a
+    plain-text 500.  Every error response carries ``Retry-After`` when the error has a
+    :attr:`~taskcore.errors.TaskcoreError.retry_after`, and a 401 carries
+    ``WWW-Authenticate: <auth_scheme>`` when the router has one.
     Immutable after construction; safe to share between threads.
 
     Args:
         routes: the API's routes.
         render_error: turns an error into the API's error response.
+        auth_scheme: the scheme a 401 challenges with (``"Bearer"``), or ``None``.
     """
 
     def __init__(
-        self, routes: list[Route], render_error: Callable[[TaskcoreError], Response]
+        self,
+        routes: list[Route],
+        render_error: Callable[[TaskcoreError], Response],
+        *,
+        auth_scheme: str | None = None,
     ) -> None:
         self.routes = tuple(routes)
         self.render_error = render_error
+        self.auth_scheme = auth_scheme
 
     def handle(self, request: Request) -> Response:
-        """Answer ``request``."""
+        """Answer ``request``; never raises (see the class docstring)."""
+        try:
+            return self._dispatch(request)
+        except Exception:
+            _LOG.exception("Unexpected error answering %r %r", request.method, request.path)
+            return self.render(InternalError())
+
+    def _dispatch(self, request: Request) -> Response:
         path = request.path
         allowed: list[str] = []
         for route in self.routes:
-            match = route.regex.match(path)
-            if match is None:
+            params = route.params(path)
+            if params is None:
                 continue
             if route.method != request.method:
                 allowed.append(route.method)
                 continue
-            params = {k: unquote(v) for k, v in match.groupdict().items()}
             try:
-                return route.handler(request, params)
+                response: object = route.handler(request, params)
             except TaskcoreError as error:
-                return self.render_error(error)
+                return self.render(error)
+            if not isinstance(response, Response):
+                raise TypeError(f"handler of {route.pattern} returned {type(response)}")
+            return response
         if allowed:
             methods = ", ".join(sorted(set(allowed)))
-            response = self.render_error(MethodNotAllowed(request.method, path, methods))
-            return attrs.evolve(response, headers={**response.headers, "allow": methods})
-        return self.render_error(RouteNotFound(request.method, path))
+            return self.render(MethodNotAllowed(request.method, path, methods), allow=methods)
+        return self.render(RouteNotFound(request.method, path))
+
+    def render(self, error: TaskcoreError, **headers: str) -> Response:
+        """``error`` as the API's error response, with its standard HTTP headers.
+
+        Adds ``Retry-After`` (whole seconds) when ``error.retry_after`` is set, and
+        ``WWW-Authenticate`` on a 401 when the router has an ``auth_scheme``; ``headers``
+        (lower-case names, ``_`` for ``-``) are added too.  Never raises: when rendering
+        fails, the failure is logged and the answer is a plain-text 500.
+        """
+        try:
+            response = self.render_error(error)
+            extra = {name.replace("_", "-"): value for name, value in headers.items()}
+            if error.retry_after is not None:
+                extra["retry-after"] = str(error.retry_after)
+            if error.status == 401 and self.auth_scheme:
+                extra["www-authenticate"] = self.auth_scheme
+            if extra:
+                response = attrs.evolve(response, headers={**response.headers, **extra})
+        except Exception:
+            _LOG.exception("Rendering %s failed", type(error).__name__)
+            return _LAST_RESORT
+        return response
