@@ -1,14 +1,20 @@
 """Sans-IO HTTP: ``Request`` and ``Response`` values and a small router.
 
-No sockets here (DESIGN.md, "Wire"): a server adapter turns bytes into a
-:class:`Request`, calls :meth:`Router.handle`, and writes the :class:`Response` back.
-Every API's router is built from this one core; what differs per API is its routes and
-how it renders an error (Claro ``{error, code, details}``, Visual Layer ``{"detail"}``,
-Chunkr plain text), which the router takes as a function.
+No sockets here: a server adapter turns bytes into a :class:`Request`, calls
+:meth:`Router.handle`, and writes the :class:`Response` back.  Every API's router is
+built from this one core; what differs per API is its routes and how it renders an error
+(Claro ``{error, code, details}``, Visual Layer ``{"detail"}``, Chunkr plain text), which
+the router takes as a function.  The core owns what every API shares (docs/claro.md,
+"HTTP details"):
 
-Routes are patterns such as ``/api/v2/datasets/{dataset_id}/tasks/{task_id}``; a
-placeholder matches one non-empty path segment.  A path that matches no pattern is 404;
-a path that matches with another method is 405 with ``Allow``.
+- Routes are patterns such as ``/api/v2/datasets/{dataset_id}/tasks/{task_id}`` matched
+  against the *whole* raw path; a placeholder matches one non-empty segment, decoded by
+  :func:`decode_segment`.  No match is 404; a match with another method is 405 with
+  ``Allow``.
+- :meth:`Router.handle` never raises: a bug in a handler is a logged 500.
+- Error responses carry ``Retry-After`` and, on 401, ``WWW-Authenticate``.
+- :func:`parse_json` parses request bodies strictly; :func:`json_response` writes UTF-8
+  that always encodes.
 """
 
 from __future__ import annotations
@@ -190,10 +196,18 @@ def _lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
 class Request:
     """An HTTP request, as a value.
 
+    The path contract: ``path`` is the raw request-target path, still percent-encoded,
+    exactly as it arrived (an adapter must not decode it: ``%2F`` and ``/`` differ).  The
+    router matches the whole of it (a trailing ``\\n`` is part of the path, so matches
+    nothing) and percent-decodes each placeholder exactly once, strictly, with
+    :func:`decode_segment`: invalid UTF-8, a decoded ``/`` or control character, a lone
+    surrogate, or a ``.``/``..`` segment is 404 ``NOT_FOUND``.  Handlers see decoded
+    values only and never decode again.
+
     Attributes:
         method: upper-case (``"GET"``).
-        path: the path without query string (``"/api/v2/datasets/ds/tasks/new-rows"``).
-        headers: header names lower-cased.
+        path: the raw path without query string (``"/api/v2/datasets/ds/tasks/new-rows"``).
+        headers: header names lower-cased; values as received (any text).
         body: the raw body.
         query: query parameters (first value of each).
     """

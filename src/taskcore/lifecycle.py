@@ -95,7 +95,7 @@ class Lifecycle(Generic[S, E, C]):
         initial: the state every task starts in.
         table: ``state -> event -> target``; every state has a row, terminal ones empty.
         title: a human title for the docs.
-        description: a paragraph for the docs (which seed, which decisions).
+        description: a paragraph for the docs (which API reference, which decisions).
         refusals: per event, the :class:`IllegalTransition` subclass raised when that
             event is refused (default: :class:`IllegalTransition` itself).
 
