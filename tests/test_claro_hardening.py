@@ -384,7 +384,7 @@ def test_an_idempotency_key_is_forgotten_after_its_retention(
     assert [other.task_id] == kept  # the expired one was pruned on the side
 
 
-@pytest.mark.parametrize("key", ["", "x" * 256, "tab\there", "é"])
+@pytest.mark.parametrize("key", ["", " ", "x" * 256, "tab\there", "\ud800"])
 def test_a_malformed_idempotency_key_is_a_validation_error(
     open_store: Callable[..., Store], key: str
 ) -> None:

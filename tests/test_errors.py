@@ -92,7 +92,7 @@ def test_quota_exceeded_says_the_limit_and_when_to_retry() -> None:
         "message": "Task creation limit reached: 10 tasks per 60 seconds",
         "limit": 10,
         "windowSeconds": 60,
-        "retryAfterSeconds": 12.5,
+        "retryAfterSeconds": 13,  # whole seconds, rounded up
     } == error.details
 
 

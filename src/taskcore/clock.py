@@ -1,6 +1,6 @@
 """The clock port: where taskcore reads the time.
 
-The pure core never reads the time itself (DESIGN.md, "Architecture"): services take a
+The pure core never reads the time itself: services take a
 :class:`Clock` and pass instants down.  :class:`SystemClock` is the real one;
 :class:`ManualClock` is for tests, demos and replays, and only moves when told to.
 Every instant is a timezone-aware UTC :class:`~datetime.datetime`.
@@ -12,7 +12,15 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "format_instant", "parse_instant"]
+__all__ = [
+    "Clock",
+    "ManualClock",
+    "SystemClock",
+    "format_instant",
+    "format_wire_instant",
+    "parse_instant",
+    "whole_second",
+]
 
 
 @runtime_checkable
@@ -81,18 +89,46 @@ def _as_utc(instant: datetime) -> datetime:
 
 
 def format_instant(instant: datetime) -> str:
-    """Format an instant as the seeds do: ``2024-03-14T15:30:00Z``.
+    """Format an instant exactly, for store documents: ``2024-03-14T15:30:00Z``.
 
     Sub-second precision is kept when present (``2024-03-14T15:30:00.250000Z``), so
-    ordering survives a round trip.
+    ordering survives a round trip through a store.  What an API shows its callers is
+    :func:`format_wire_instant`'s whole seconds.
     """
     instant = _as_utc(instant)
     text = instant.replace(tzinfo=None).isoformat()
     return f"{text}Z"
 
 
+def whole_second(instant: datetime, *, up: bool = False) -> datetime:
+    """``instant`` (in UTC) without its microseconds; with ``up``, rounded up instead.
+
+    Truncation suits an event (it happened during that second); rounding up suits a
+    deadline or an estimate (it is never earlier than the exact instant).
+    """
+    instant = _as_utc(instant)
+    whole = instant.replace(microsecond=0)
+    if up and whole != instant:
+        whole += timedelta(seconds=1)
+    return whole
+
+
+def format_wire_instant(instant: datetime, *, up: bool = False) -> str:
+    """Format an instant as the APIs show it: whole seconds, ``2024-03-14T15:30:00Z``.
+
+    Args:
+        instant: any aware instant (a naive one is taken as UTC).
+        up: round a fraction of a second up (deadlines, estimates) instead of dropping
+            it (events).
+
+    Returns:
+        ``YYYY-MM-DDTHH:MM:SSZ``, never with a fraction.
+    """
+    return format_instant(whole_second(instant, up=up))
+
+
 def parse_instant(text: str) -> datetime:
-    """Parse the seeds' timestamp form (``...Z`` or an explicit offset) into UTC.
+    """Parse an ISO 8601 timestamp (``...Z`` or an explicit offset) into UTC.
 
     Raises:
         ValueError: ``text`` is not an ISO 8601 timestamp.

@@ -16,6 +16,7 @@ Raising any of these errors leaves every task, lock and store as it was (STYLE.m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -27,6 +28,7 @@ __all__ = [
     "IdCollision",
     "IdempotencyConflict",
     "IllegalTransition",
+    "InternalError",
     "InvalidSelection",
     "LeaseLost",
     "LeaseNotHeld",
@@ -84,6 +86,12 @@ class TaskcoreError(Exception):
         return f"{type(self).__name__}({self.message!r})"
 
     @property
+    def retry_after(self) -> int | None:
+        """Whole seconds after which a retry may succeed (HTTP ``Retry-After``), or
+        ``None`` when the error says nothing about retrying (the default)."""
+        return None
+
+    @property
     def details(self) -> dict[str, Any]:
         """The error's values as the wire shows them (camelCase keys).
 
@@ -109,6 +117,22 @@ class LifecycleDefinitionError(TaskcoreError):
     code = "LIFECYCLE_DEFINITION_ERROR"
     status = 500
     title = "Invalid lifecycle definition"
+
+
+class InternalError(TaskcoreError):
+    """Something unexpected went wrong while answering; the request may not be at fault.
+
+    Routers answer with it when a handler raises anything that is not a
+    :class:`TaskcoreError`.  Its message is fixed and generic: what went wrong is logged
+    (logger ``taskcore.http``), never shown to the caller.
+    """
+
+    code = "INTERNAL_ERROR"
+    status = 500
+    title = "Internal error"
+
+    def __init__(self) -> None:
+        super().__init__("An unexpected error occurred; it has been logged")
 
 
 class ValidationError(TaskcoreError, ValueError):
@@ -383,7 +407,9 @@ class QuotaExceeded(TaskcoreError):
         account_id: the account over its limit.
         limit: tasks allowed per window.
         window_seconds: the window's length.
-        retry_after_seconds: seconds until the oldest counted creation leaves the window.
+        retry_after_seconds: whole seconds until the oldest counted creation leaves the
+            window, rounded up, at least 1 (also :attr:`retry_after`, the HTTP
+            ``Retry-After`` header).
     """
 
     code = "QUOTA_EXCEEDED"
@@ -406,10 +432,15 @@ class QuotaExceeded(TaskcoreError):
         self.account_id = account_id
         self.limit = limit
         self.window_seconds = window_seconds
-        self.retry_after_seconds = retry_after_seconds
+        self.retry_after_seconds: int = max(1, math.ceil(retry_after_seconds))
         super().__init__(
             f"Task creation limit reached: {limit} tasks per {window_seconds:g} seconds"
         )
+
+    @property
+    def retry_after(self) -> int:
+        """:attr:`retry_after_seconds`: whole seconds, rounded up, at least 1."""
+        return self.retry_after_seconds
 
 
 class LeaseLost(TaskcoreError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Final
@@ -36,6 +37,8 @@ DEFAULT_RETENTION: Final = timedelta(hours=24)
 MAX_KEY_LENGTH: Final = 255
 """The longest key accepted, in characters."""
 _PRUNE_BATCH: Final = 8
+_UNCLEAN: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Control characters (C0, DEL, C1) and lone surrogates: never part of a key."""
 
 
 def fingerprint(*parts: Any) -> str:
@@ -45,19 +48,22 @@ def fingerprint(*parts: Any) -> str:
 
 
 def check_key(key: object) -> str:
-    """Return ``key`` if it is a usable idempotency key.
+    """Return ``key`` if it is a usable idempotency key, taken as it is (no trimming).
+
+    A key is 1 to :data:`MAX_KEY_LENGTH` characters, not blank, without control
+    characters or lone surrogates; any other printable text, non-ASCII included, is a key.
 
     Raises:
-        ValidationError: not a string, empty, longer than :data:`MAX_KEY_LENGTH`, or with
-            characters outside printable ASCII (``field`` is ``Idempotency-Key``).
+        ValidationError: otherwise (``field`` is ``Idempotency-Key``).
     """
     if (
         not isinstance(key, str)
-        or not 0 < len(key) <= MAX_KEY_LENGTH
-        or not all(" " <= c <= "~" for c in key)
+        or not key.strip()
+        or len(key) > MAX_KEY_LENGTH
+        or _UNCLEAN.search(key)
     ):
         raise ValidationError(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters",
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters",
             field="Idempotency-Key",
         )
     return key

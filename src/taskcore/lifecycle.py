@@ -1,6 +1,6 @@
 """The lifecycle kernel: a task lifecycle declared as data, and the engine that fires it.
 
-Theory of operation (STYLE.md rules 1-4, after h11's ``_state.py``):
+Theory of operation (after h11's ``_state.py``):
 
 - A lifecycle is two :class:`~enum.StrEnum` types, ``State`` and ``Event``, whose values
   are the API's wire strings, and a table ``state -> event -> target``.  Terminal states
@@ -16,6 +16,11 @@ Theory of operation (STYLE.md rules 1-4, after h11's ``_state.py``):
   kernel, holds the state; a refusal raises :class:`~taskcore.errors.IllegalTransition`
   (or the lifecycle's own subclass for that event, such as Claro's
   ``TASK_NOT_CANCELLABLE``) and nothing changes, because nothing was changed.
+- Every public method takes a state or event as its enum member *or* as its wire string
+  (``"completed"``, ``"cancel"``), and answers with enum members.  Anything else (an
+  unknown string, another type) is a :class:`~taskcore.errors.ValidationError` whose
+  ``field`` is ``"state"`` or ``"event"`` and whose message names the lifecycle, the
+  value and the values it knows.
 """
 
 from __future__ import annotations
@@ -27,13 +32,14 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from taskcore import _engine
-from taskcore.errors import IllegalTransition, LifecycleDefinitionError
+from taskcore.errors import IllegalTransition, LifecycleDefinitionError, ValidationError
 
 __all__ = ["Guard", "Lifecycle", "Row", "When"]
 
 S = TypeVar("S", bound=StrEnum)
 E = TypeVar("E", bound=StrEnum)
 C = TypeVar("C")
+M = TypeVar("M", bound=StrEnum)
 
 
 @attrs.frozen
@@ -89,7 +95,7 @@ class Lifecycle(Generic[S, E, C]):
         initial: the state every task starts in.
         table: ``state -> event -> target``; every state has a row, terminal ones empty.
         title: a human title for the docs.
-        description: a paragraph for the docs (which seed, which decisions).
+        description: a paragraph for the docs (which API reference, which decisions).
         refusals: per event, the :class:`IllegalTransition` subclass raised when that
             event is refused (default: :class:`IllegalTransition` itself).
 
@@ -142,32 +148,57 @@ class Lifecycle(Generic[S, E, C]):
             for s in self.states
         }
         self.terminal: frozenset[S] = frozenset(s for s, es in self._allowed.items() if not es)
+        # Wire string or member -> member: a StrEnum member hashes and compares as its
+        # value, so one dict serves both spellings.
+        self._state_of: dict[str, S] = {s.value: s for s in self.states}
+        self._event_of: dict[str, E] = {e.value: e for e in self.events}
+
+    def _state(self, value: S | str) -> S:
+        """``value`` as a member of ``State``; a wire string is coerced.
+
+        Raises:
+            ValidationError: ``value`` names no state (``field`` is ``"state"``).
+        """
+        return _member(self.name, "state", self._state_of, value)
+
+    def _event(self, value: E | str) -> E:
+        """``value`` as a member of ``Event``; a wire string is coerced.
+
+        Raises:
+            ValidationError: ``value`` names no event (``field`` is ``"event"``).
+        """
+        return _member(self.name, "event", self._event_of, value)
 
     def __repr__(self) -> str:
         return f"<Lifecycle {self.name}: {len(self.states)} states, {len(self._rows)} rows>"
 
     # -- firing -------------------------------------------------------------------------
 
-    def fire(self, state: S, event: E, context: C | None = None) -> S:
+    def fire(self, state: S | str, event: E | str, context: C | None = None) -> S:
         """Return the state that ``event`` leads to from ``state``.
 
         Args:
-            state: the task's current state.
-            event: what happened.
+            state: the task's current state (member or wire string).
+            event: what happened (member or wire string).
             context: what guards decide from (required when the row is guarded).
 
         Returns:
-            The target state.  Nothing is mutated: the caller stores the target.
+            The target state (a member).  Nothing is mutated: the caller stores it.
 
         Raises:
             IllegalTransition: (or the lifecycle's subclass for ``event``) the state has
                 no row for the event, or no guard of its row holds.  The caller's task
                 is untouched.
+            ValidationError: ``state`` or ``event`` is not one of the lifecycle's.
         """
-        target = self._fast.get((state, event))
+        try:
+            # The hot path: members and wire strings alike hit the compiled lookup.
+            target = self._fast.get((state, event))  # type: ignore[arg-type]
+        except TypeError:  # unhashable: not a state; _state() says so
+            target = None
         if target is not None:
             return target
-        return self._fire_guarded(state, event, context)
+        return self._fire_guarded(self._state(state), self._event(event), context)
 
     def _fire_guarded(self, state: S, event: E, context: C | None) -> S:
         alternatives = self._guarded.get((state, event))
@@ -180,8 +211,12 @@ class Lifecycle(Generic[S, E, C]):
             state, event, failed_guards=[g.name for g, _ in alternatives if g is not None]
         )
 
-    def can_fire(self, state: S, event: E, context: C | None = None) -> bool:
-        """Return whether :meth:`fire` would accept ``event`` from ``state``."""
+    def can_fire(self, state: S | str, event: E | str, context: C | None = None) -> bool:
+        """Return whether :meth:`fire` would accept ``event`` from ``state``.
+
+        Raises:
+            ValidationError: ``state`` or ``event`` is not one of the lifecycle's.
+        """
         try:
             self.fire(state, event, context)
         except IllegalTransition:
@@ -189,9 +224,14 @@ class Lifecycle(Generic[S, E, C]):
         return True
 
     def refusal(
-        self, state: S, event: E, *, failed_guards: list[str] | None = None
+        self, state: S | str, event: E | str, *, failed_guards: list[str] | None = None
     ) -> IllegalTransition:
-        """The error :meth:`fire` raises when ``event`` is refused in ``state``."""
+        """The error :meth:`fire` raises when ``event`` is refused in ``state``.
+
+        Raises:
+            ValidationError: ``state`` or ``event`` is not one of the lifecycle's.
+        """
+        state, event = self._state(state), self._event(event)
         error_type = self._refusals.get(event, IllegalTransition)
         return error_type(
             lifecycle=self.name,
@@ -201,32 +241,48 @@ class Lifecycle(Generic[S, E, C]):
             failed_guards=failed_guards or (),
         )
 
-    def reference_fire(self, state: S, event: E, context: C | None = None) -> S | None:
+    def reference_fire(self, state: S | str, event: E | str, context: C | None = None) -> S | None:
         """Fire through the ``transitions.Machine`` itself; ``None`` when refused.
 
         The slow, authoritative path, for tests that prove :meth:`fire` agrees with the
         machine.  Serialised internally; not for production use.
+
+        Raises:
+            ValidationError: ``state`` or ``event`` is not one of the lifecycle's.
         """
+        state, event = self._state(state), self._event(event)
         target = _engine.machine_fire(self._machine, state.value, event.value, context)
-        return None if target is None else type(state)(target)
+        return None if target is None else self._state_of[target]
 
     # -- introspection ------------------------------------------------------------------
 
-    def allowed(self, state: S) -> tuple[E, ...]:
-        """Events that have a row in ``state`` (guarded ones included), in enum order."""
-        return self._allowed[state]
+    def allowed(self, state: S | str) -> tuple[E, ...]:
+        """Events that have a row in ``state`` (guarded ones included), in enum order.
 
-    def is_terminal(self, state: S) -> bool:
-        """Whether ``state`` has an empty row (no event leaves it)."""
-        return state in self.terminal
+        Raises:
+            ValidationError: ``state`` is not one of the lifecycle's.
+        """
+        return self._allowed[self._state(state)]
+
+    def is_terminal(self, state: S | str) -> bool:
+        """Whether ``state`` has an empty row (no event leaves it).
+
+        Raises:
+            ValidationError: ``state`` is not one of the lifecycle's.
+        """
+        return self._state(state) in self.terminal
 
     def rows(self) -> Iterator[Row[S, E, C]]:
         """Every transition, in table order."""
         return iter(self._rows)
 
-    def reachable(self, start: S | None = None) -> frozenset[S]:
-        """States reachable from ``start`` (default: initial), ignoring guards."""
-        return _reach(self._rows, self.initial if start is None else start)
+    def reachable(self, start: S | str | None = None) -> frozenset[S]:
+        """States reachable from ``start`` (default: initial), ignoring guards.
+
+        Raises:
+            ValidationError: ``start`` is not one of the lifecycle's states.
+        """
+        return _reach(self._rows, self.initial if start is None else self._state(start))
 
     def guards(self) -> tuple[Guard[C], ...]:
         """Every distinct guard the table uses, in table order."""
@@ -235,6 +291,22 @@ class Lifecycle(Generic[S, E, C]):
             if row.guard is not None:
                 found.setdefault(row.guard.name, row.guard)
         return tuple(found.values())
+
+
+def _member(lifecycle: str, kind: str, members: Mapping[str, M], value: object) -> M:
+    """The member ``value`` names in ``members`` (wire value -> member).
+
+    Raises:
+        ValidationError: ``value`` is not a member nor a member's wire string; ``field``
+            is ``kind``.  The message shows the value with ``repr`` (never raw text).
+    """
+    member = members.get(value) if isinstance(value, str) else None
+    if member is None:
+        known = ", ".join(members)
+        raise ValidationError(
+            f"{lifecycle}: unknown {kind} {value!r}; {kind}s: {known}", field=kind
+        ) from None
+    return member
 
 
 def _require_context(

@@ -33,10 +33,34 @@ def decode_group(doc: Any) -> Sequence[int]:
     return list(doc)
 
 
-def _plain(group: Collection[int]) -> Sequence[int]:
+_INT_ONLY = {int}
+
+
+def _plain(group: Collection[int], name: str) -> Sequence[int]:
+    """``group`` as a step-1 range or a tuple of ``int`` (C-level type check).
+
+    Raises:
+        ValidationError: ``group`` is not a collection, or holds anything but ``int``
+            (a bool, a float such as ``1.0``, a string, ``None``); ``field`` is ``name``.
+    """
     if isinstance(group, range) and group.step == 1:
         return group
-    return tuple(group)
+    try:
+        plain = tuple(group)
+    except TypeError:
+        raise ValidationError(
+            f"{name} must be a collection of target indices", field=name
+        ) from None
+    if plain and set(map(type, plain)) != _INT_ONLY:
+        raise ValidationError(
+            f"{name}: target indices are integers (not bools, floats or strings)", field=name
+        )
+    return plain
+
+
+def _names(count: int) -> tuple[str, ...]:
+    """Default group names: ``ClaroTasks.record``'s keywords, or ``RowOutcome.index``."""
+    return ("succeeded", "failed") if count == 2 else ("index",) * count
 
 
 class RecordedTargets:
@@ -47,14 +71,23 @@ class RecordedTargets:
         self.flags = bytearray(total)
         self.batches = 0
 
-    def check(self, groups: Sequence[Collection[int]]) -> list[Sequence[int]]:
+    def check(
+        self, groups: Sequence[Collection[int]], names: Sequence[str] | None = None
+    ) -> list[Sequence[int]]:
         """Validate one batch; return its groups as ranges or tuples, changing nothing.
 
+        Args:
+            groups: the batch's groups of target indices (ranges or collections).
+            names: each group's field name for errors; by default ``succeeded`` and
+                ``failed`` for two groups (``ClaroTasks.record``), else ``index``.
+
         Raises:
-            ValidationError: an index out of ``0..total-1``, repeated in the batch, or
+            ValidationError: a group that is not a collection of ``int`` (``field`` names
+                the group), an index out of ``0..total-1``, repeated in the batch, or
                 already recorded.
         """
-        plain = [_plain(g) for g in groups]
+        names = _names(len(groups)) if names is None else names
+        plain = [_plain(g, name) for g, name in zip(groups, names, strict=True)]
         flags, total = self.flags, self.total
         for group in plain:
             if not group:

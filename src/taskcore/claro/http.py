@@ -1,4 +1,4 @@
-"""The Claro tasks API over sans-IO HTTP (seed ``000_d988adf86e3a34c4.txt``).
+"""The Claro tasks API over sans-IO HTTP (Claro API reference, Tasks).
 
 :func:`claro_router` answers the four documented endpoints with Bearer authentication:
 
@@ -9,9 +9,11 @@
 | GET | ``/api/v2/datasets/{datasetId}/tasks/{taskId}`` | 200, the status response |
 | DELETE | ``/api/v2/datasets/{datasetId}/tasks/{taskId}`` | 200, the cancel response |
 
-Errors are the documented body ``{"error", "code", "details"}`` with DESIGN.md's
-statuses; a missing or unknown key is 401.  An optional ``Idempotency-Key`` header makes
-a create safe to retry.  The router never raises and never does I/O.
+Errors are the documented body ``{"error", "code", "details"}`` with taskcore's statuses
+(docs/claro.md, "HTTP, sans-IO"); a missing or unknown key is 401 with
+``WWW-Authenticate: Bearer``, ``QUOTA_EXCEEDED`` is 429 with ``Retry-After``.  An optional
+``Idempotency-Key`` header (:func:`taskcore.http.idempotency_key`) makes a create safe to
+retry.  The router never raises and never does I/O.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ from typing import Any
 from taskcore.claro.service import ClaroTasks
 from taskcore.claro.wire import cancel_response, created_response
 from taskcore.errors import TaskcoreError, Unauthorized, ValidationError
-from taskcore.http import Request, Response, Route, Router, bearer_token, json_response
+from taskcore.http import (
+    Request,
+    Response,
+    Route,
+    Router,
+    bearer_token,
+    idempotency_key,
+    json_response,
+)
 
 __all__ = ["PREFIX", "claro_router", "render_error"]
 
@@ -40,6 +50,9 @@ def claro_router(service: ClaroTasks, api_keys: Mapping[str, str]) -> Router:
     Args:
         service: the service that answers.
         api_keys: Bearer token -> account id.
+
+    Returns:
+        A :class:`~taskcore.http.Router` whose 401 answers challenge with ``Bearer``.
     """
 
     def account(request: Request) -> str:
@@ -49,11 +62,13 @@ def claro_router(service: ClaroTasks, api_keys: Mapping[str, str]) -> Router:
             raise Unauthorized("Unknown API key")
         return account_id
 
-    def body(request: Request, account_id: str, dataset_id: str) -> Any:
+    def inputs(request: Request, account_id: str, dataset_id: str) -> tuple[Any, str | None]:
+        """The body and the idempotency key; a malformed one is refused only after the
+        dataset check (order of checks: dataset exists, then input valid)."""
         try:
-            return request.json()
+            return request.json(), idempotency_key(request)
         except ValidationError:
-            service.check_dataset(account_id, dataset_id)  # DESIGN.md: dataset exists first
+            service.check_dataset(account_id, dataset_id)
             raise
 
     def create(kind: str) -> Any:
@@ -61,12 +76,8 @@ def claro_router(service: ClaroTasks, api_keys: Mapping[str, str]) -> Router:
             account_id = account(request)
             dataset_id = params["dataset_id"]
             create = service.create_new_rows if kind == "new_rows" else service.create_bulk
-            task = create(
-                account_id,
-                dataset_id,
-                body(request, account_id, dataset_id),
-                idempotency_key=request.headers.get("idempotency-key"),
-            )
+            body, key = inputs(request, account_id, dataset_id)
+            task = create(account_id, dataset_id, body, idempotency_key=key)
             return json_response(201, created_response(task))
 
         return handler
@@ -87,4 +98,5 @@ def claro_router(service: ClaroTasks, api_keys: Mapping[str, str]) -> Router:
             Route("DELETE", PREFIX + "/{dataset_id}/tasks/{task_id}", cancel),
         ],
         render_error,
+        auth_scheme="Bearer",
     )

@@ -1,11 +1,12 @@
-"""Claro webhooks: registered ids, signed outbox records (seed "Webhook Notifications").
+"""Claro webhooks: registered ids, signed outbox records (Claro API reference, "Webhook
+Notifications").
 
 A task created with a ``webhookId`` notifies that webhook once, when it ends
-``completed`` or ``failed`` (not on cancel; DESIGN.md).  taskcore does no network I/O:
-the service writes an :class:`OutboxRecord` in the same unit of work as the terminal
-transition (keyed by task id, so exactly once), and a delivery worker at the edge POSTs
-``record.body`` to ``record.url`` with the ``X-Taskcore-Signature`` header.  The
-signature is ``sha256=`` + hex HMAC-SHA256 of the exact body bytes under the webhook's
+``completed`` or ``failed`` (not on cancel; docs/claro.md, "Webhooks").  taskcore does
+no network I/O: the service writes an :class:`OutboxRecord` in the same unit of work as
+the terminal transition (keyed by task id, so exactly once), and a delivery worker at the
+edge POSTs ``record.body`` to ``record.url`` with the ``X-Taskcore-Signature`` header.
+The signature is ``sha256=`` + hex HMAC-SHA256 of the exact body bytes under the webhook's
 secret; receivers check it with :func:`verify_signature`.
 """
 
@@ -50,8 +51,21 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def verify_signature(secret: str, body: bytes, signature: str) -> bool:
-    """Whether ``signature`` is :func:`sign` of ``body`` (constant-time comparison)."""
-    return hmac.compare_digest(sign(secret, body), signature)
+    """Whether ``signature`` is :func:`sign` of ``body`` (constant-time comparison).
+
+    Args:
+        secret: the webhook's secret.
+        body: the exact body bytes received.
+        signature: the ``X-Taskcore-Signature`` header's raw text, whatever it holds
+            (empty, non-ASCII, a lone surrogate, huge): anything but the signature is
+            simply ``False``, never an error.
+
+    Returns:
+        ``True`` only when ``signature`` is exactly ``sign(secret, body)``.
+    """
+    expected = sign(secret, body).encode("ascii")
+    given = signature.encode("utf-8", "surrogatepass")  # any str has bytes; bytes compare
+    return hmac.compare_digest(expected, given)
 
 
 @attrs.frozen

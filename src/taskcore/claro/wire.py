@@ -1,9 +1,12 @@
-"""Claro's JSON wire format (seed ``000_d988adf86e3a34c4.txt``), in and out.
+"""Claro's JSON wire format (Claro API reference, Tasks), in and out.
 
-Requests are parsed strictly: unknown fields, wrong JSON types and out-of-range values
-are refused with ``VALIDATION_ERROR`` (a selection problem with ``INVALID_SELECTION``),
-naming the field.  Responses have exactly the seed's field names, order and value types;
-which optional fields appear is decided here, once (docs/claro.md, "Wire format"):
+Requests are parsed strictly: unknown fields, wrong JSON types (``rowCount`` ``100.0`` is
+a float, not an integer) and out-of-range values are refused with ``VALIDATION_ERROR``
+(a selection problem with ``INVALID_SELECTION``), naming the field.  Responses have
+exactly the documented field names, order and value types; every instant is whole
+seconds, ``YYYY-MM-DDTHH:MM:SSZ`` (:func:`~taskcore.clock.format_wire_instant`: events
+truncated, ``estimatedCompletion`` rounded up).  Which optional fields appear is decided
+here, once (docs/claro.md, "Wire format"):
 
 - ``webhookId`` appears when the task has one.
 - ``rowCount`` on ``new_rows`` tasks; ``targetCells`` and ``processOnlyEmpty`` on bulk.
@@ -26,7 +29,7 @@ import attrs
 from taskcore.claro.lifecycle import ClaroStatus
 from taskcore.claro.selection import Selection
 from taskcore.claro.task import ClaroTask, TaskType
-from taskcore.clock import format_instant
+from taskcore.clock import format_wire_instant, whole_second
 from taskcore.errors import ValidationError
 
 __all__ = [
@@ -43,7 +46,7 @@ __all__ = [
 ]
 
 MAX_ROW_COUNT = 10_000
-"""The seed's maximum ``rowCount``."""
+"""The documented maximum ``rowCount``."""
 
 _SELECTION_FIELDS = ("cellIds", "rowIds", "columnIds", "processOnlyEmpty")
 
@@ -100,9 +103,9 @@ def parse_new_rows(body: Any) -> NewRowsRequest:
     if "rowCount" not in body:
         raise ValidationError("rowCount is required", field="rowCount")
     row_count = body["rowCount"]
-    if isinstance(row_count, float) and row_count.is_integer():
-        row_count = int(row_count)  # JSON has one number type: 100.0 is 100
-    if isinstance(row_count, bool) or not isinstance(row_count, int):
+    # A JSON number with a fraction or exponent (100.0, 1E2) is a float here, never an
+    # integer, and bool is not one either.
+    if type(row_count) is not int:
         raise ValidationError("rowCount must be an integer", field="rowCount")
     if not 1 <= row_count <= MAX_ROW_COUNT:
         raise ValidationError(
@@ -126,7 +129,7 @@ def parse_bulk(body: Any) -> BulkRequest:
 
 
 def format_duration(low_seconds: float, high_seconds: float) -> str:
-    """The seed's ``estimatedDuration`` form: ``"5-10 minutes"``, ``"2-4 hours"``."""
+    """The documented ``estimatedDuration`` form: ``"5-10 minutes"``, ``"2-4 hours"``."""
     low_minutes = max(1, math.floor(low_seconds / 60))
     high_minutes = max(low_minutes + 1, math.ceil(high_seconds / 60))
     if high_minutes <= 120:
@@ -161,7 +164,7 @@ def created_response(task: ClaroTask) -> dict[str, Any]:
         **_head(task),
         **_size(task),
         "estimatedDuration": format_duration(task.estimate_low, task.estimate_high),
-        "createdAt": format_instant(task.created_at),
+        "createdAt": format_wire_instant(task.created_at),
         **_webhook(task),
     }
 
@@ -170,15 +173,23 @@ def estimated_completion(task: ClaroTask, now: datetime) -> datetime:
     """When a processing task should finish, from its pace so far.
 
     With no outcome yet, the start plus the estimator's high bound; otherwise the
-    elapsed time per completed target times all targets, counted from the start, and
-    never earlier than ``now``.
+    elapsed time per completed target times all targets, counted from the start.  Either
+    way never earlier than ``now``, and rounded up to a whole second.
+
+    Args:
+        task: a task that has started.
+        now: the instant the estimate is made at.
+
+    Returns:
+        A whole-second instant ``>= now``.
     """
     assert task.started_at is not None
     if task.completed == 0 or task.total == 0:
-        return task.started_at + timedelta(seconds=task.estimate_high)
-    elapsed = now - task.started_at
-    finish = task.started_at + elapsed * task.total / task.completed
-    return max(finish, now)
+        finish = task.started_at + timedelta(seconds=task.estimate_high)
+    else:
+        elapsed = now - task.started_at
+        finish = task.started_at + elapsed * task.total / task.completed
+    return whole_second(max(finish, now), up=True)
 
 
 def status_response(task: ClaroTask, now: datetime) -> dict[str, Any]:
@@ -190,8 +201,8 @@ def status_response(task: ClaroTask, now: datetime) -> dict[str, Any]:
     if status is ClaroStatus.QUEUED:
         wire["estimatedDuration"] = format_duration(task.estimate_low, task.estimate_high)
     if status is ClaroStatus.PROCESSING:
-        wire["estimatedCompletion"] = format_instant(estimated_completion(task, now))
-    wire["createdAt"] = format_instant(task.created_at)
+        wire["estimatedCompletion"] = format_wire_instant(estimated_completion(task, now))
+    wire["createdAt"] = format_wire_instant(task.created_at)
     for key, instant in (
         ("startedAt", task.started_at),
         ("completedAt", task.completed_at),
@@ -199,7 +210,7 @@ def status_response(task: ClaroTask, now: datetime) -> dict[str, Any]:
         ("failedAt", task.failed_at),
     ):
         if instant is not None:
-            wire[key] = format_instant(instant)
+            wire[key] = format_wire_instant(instant)
     if task.failure_reason is not None:
         wire["failureReason"] = task.failure_reason
     wire.update(_webhook(task))
@@ -213,15 +224,15 @@ def cancel_response(task: ClaroTask) -> dict[str, Any]:
         "message": "Task cancelled successfully",
         "taskId": task.task_id,
         "status": task.status.value,
-        "cancelledAt": format_instant(task.cancelled_at),
+        "cancelledAt": format_wire_instant(task.cancelled_at),
     }
 
 
 def webhook_payload(task: ClaroTask) -> dict[str, Any]:
     """The documented webhook payload for a completed task, and its failed counterpart.
 
-    The seed documents the completed payload; a failed task's has ``failedAt`` and
-    ``failureReason`` in place of ``completedAt`` and ``results`` (DESIGN.md).
+    Claro documents the completed payload; a failed task's has ``failedAt`` and
+    ``failureReason`` in place of ``completedAt`` and ``results`` (docs/claro.md).
     """
     wire: dict[str, Any] = {
         "taskId": task.task_id,
@@ -231,10 +242,10 @@ def webhook_payload(task: ClaroTask) -> dict[str, Any]:
     }
     if task.status is ClaroStatus.COMPLETED:
         assert task.completed_at is not None
-        wire["completedAt"] = format_instant(task.completed_at)
+        wire["completedAt"] = format_wire_instant(task.completed_at)
         wire["results"] = task.results.to_wire()
     else:
         assert task.failed_at is not None
-        wire["failedAt"] = format_instant(task.failed_at)
+        wire["failedAt"] = format_wire_instant(task.failed_at)
         wire["failureReason"] = task.failure_reason
     return wire

@@ -1,6 +1,6 @@
 """Leases and the rules that grant, renew, release and check them (pure: no I/O, no clock).
 
-Theory of operation (DESIGN.md, "The lock manager"):
+Theory of operation (docs/locks.md):
 
 - A :class:`Lease` is a value: which task holds which resource (a dataset), under which
   fencing token, from when until when.  It is *live* while ``now < expires_at``.
@@ -202,6 +202,12 @@ def decide_acquire(
     return Grant(lease, current, False)
 
 
+def _require_int_token(token: object) -> None:
+    """A fencing token is an ``int``: not a bool, not a float equal to one (``2.0``)."""
+    if type(token) is not int:
+        raise ValidationError(f"A fencing token is an integer, not {token!r}", field="token")
+
+
 def require_holder(current: Lease | None, last_token: int, resource_id: str, token: int) -> Lease:
     """Check that ``token`` is the lease holding ``resource_id`` (the fencing check).
 
@@ -211,10 +217,13 @@ def require_holder(current: Lease | None, last_token: int, resource_id: str, tok
         The lease that ``token`` names.
 
     Raises:
+        ValidationError: ``token`` is not an ``int`` (``field`` is ``"token"``);
+            nothing changed.
         StaleToken: a newer token was granted on the resource; nothing changed.
         LeaseNotHeld: no lease with ``token`` holds the resource (released, or never
             issued); nothing changed.
     """
+    _require_int_token(token)
     if token < last_token:
         raise StaleToken(resource_id=resource_id, token=token, current_token=last_token)
     if current is None or current.token != token:
@@ -239,6 +248,7 @@ def decide_renew(
     Same token, same ``acquired_at``.  An expired lease not yet taken over may be renewed.
 
     Raises:
+        ValidationError: ``token`` is not an ``int``; nothing changed.
         StaleToken: the lease was released or taken over and a newer token granted;
             nothing changed.
         LeaseNotHeld: no lease with ``token`` holds the resource; nothing changed.
@@ -258,7 +268,12 @@ def decide_release(current_token: int | None, token: int) -> Released:
     Returns:
         :attr:`Released.RELEASED` when ``token`` is the current lease's, else
         :attr:`Released.NOT_HELD` (and the caller must change nothing).
+
+    Raises:
+        ValidationError: ``token`` is not an ``int`` (a caller's error, unlike a stale
+            release); nothing changed.
     """
+    _require_int_token(token)
     if current_token is not None and current_token == token:
         return Released.RELEASED
     return Released.NOT_HELD

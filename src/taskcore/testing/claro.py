@@ -252,10 +252,9 @@ class ClaroModel:
         return None
 
     def new_rows_refusal(self, body: Mapping[str, Any]) -> Refusal | None:
-        """``rowCount`` must be a whole number in 1..10000 (not a bool, not a string)."""
+        """``rowCount`` must be an int in 1..10000 (not a bool, a float such as 2.0, a string)."""
         count = body.get("rowCount")
-        whole = isinstance(count, int) or (isinstance(count, float) and count.is_integer())
-        if isinstance(count, bool) or not whole or not 1 <= count <= 10_000:  # type: ignore[operator]
+        if type(count) is not int or not 1 <= count <= 10_000:
             return Refusal(ValidationError, {"field": "rowCount"})
         return None
 
