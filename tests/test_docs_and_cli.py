@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,18 @@ def test_the_readme_examples_run() -> None:
     for block in blocks:
         exec(compile(block.split("```", 1)[0], "README.md", "exec"), namespace)
     assert 2 == namespace["task"].total  # type: ignore[attr-defined]
+
+
+def test_the_suite_collects_in_a_clone_with_nothing_beside_it(tmp_path: Path) -> None:
+    clone = tmp_path / "solo" / "taskcore"
+    shutil.copytree(ROOT / "tests", clone / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", clone)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert 0 == result.returncode, result.stdout + result.stderr
