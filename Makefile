@@ -10,7 +10,8 @@ HYPOTHESIS_PROFILE ?= ci
 
 .PHONY: demo test lint typecheck pytest bench docs clean
 
-$(STAMP): pyproject.toml
+# __init__.py holds the version: a reinstall keeps the installed metadata in step with it.
+$(STAMP): pyproject.toml src/taskcore/__init__.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
