@@ -1,18 +1,25 @@
 # The two quick-start commands, `make demo` and `make test`, work on a bare machine with
 # only python3: the first target that needs it creates .venv and installs taskcore with
-# its dev extra.  `make bench` and `make docs` are for maintainers.
+# its dev extra.  `make test-matrix`, `make test-lowest` (both run by CI), `make bench`
+# and `make docs` are for maintainers.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HYPOTHESIS_PROFILE ?= ci
+PIP_INSTALL := python -m pip install --quiet --disable-pip-version-check
+INSTALL_SPEC := -e '.[dev]'
+# The other supported Pythons: `make test-matrix` runs the suite on each, in .venv-X.Y.
+PYTHONS ?= 3.12 3.13
+# __init__.py holds the version: a reinstall keeps the installed metadata in step with it.
+INSTALL_INPUTS := pyproject.toml src/taskcore/__init__.py
 
-.PHONY: demo test lint typecheck pytest bench docs clean
+.PHONY: demo test test-matrix test-lowest lint typecheck pytest bench docs clean
 
-$(STAMP): pyproject.toml
+$(STAMP): $(INSTALL_INPUTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/$(PIP_INSTALL) $(INSTALL_SPEC)
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -31,6 +38,26 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest --hypothesis-profile=$(HYPOTHESIS_PROFILE) \
 		--cov=taskcore --cov-branch --cov-report=term --cov-fail-under=95
 
+# The suite alone (no lint, types or coverage: `make test` does those once) on each of
+# $(PYTHONS); .ci/find-python finds the interpreter or fails naming where it looked.
+test-matrix: $(addprefix pytest-,$(PYTHONS))
+
+.PRECIOUS: .venv-%/.installed
+.venv-%/.installed: $(INSTALL_INPUTS)
+	test -x .venv-$*/bin/python || { python=$$(.ci/find-python $*) && $$python -m venv .venv-$*; }
+	.venv-$*/bin/$(PIP_INSTALL) -e '.[test]'
+	touch $@
+
+pytest-%: .venv-%/.installed
+	.venv-$*/bin/python -m pytest --hypothesis-profile=$(HYPOTHESIS_PROFILE)
+
+# `make test` in .venv-lowest, every dependency at the lower bound pyproject.toml gives it
+# (.ci/lowest_requirements.py), so those bounds stay true; its own mypy cache, as mypy
+# versions do not share one.
+test-lowest:
+	MYPY_CACHE_DIR=.venv-lowest/.mypy_cache $(MAKE) test VENV=.venv-lowest \
+		INSTALL_SPEC="-e '.[dev]' $$($(PYTHON) .ci/lowest_requirements.py | tr '\n' ' ')"
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
@@ -38,4 +65,4 @@ docs: $(STAMP)
 	$(BIN)/python -m taskcore docs docs
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage
+	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage

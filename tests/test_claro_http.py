@@ -1,5 +1,6 @@
-"""The Claro API over sans-IO HTTP: golden responses from the seed, the router's
-errors, and Hypothesis-generated bad requests that must never raise nor change state."""
+"""The Claro API over sans-IO HTTP: golden responses from the Claro API reference (Tasks),
+the router's errors, and Hypothesis-generated bad requests that must never raise nor change
+state."""
 
 from __future__ import annotations
 
@@ -19,24 +20,28 @@ from taskcore.claro.service import ClaroTasks
 from taskcore.http import Request, Response, Router
 from taskcore.store import MemoryStore
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_d988adf86e3a34c4.txt"
+GOLDEN = Path(__file__).resolve().parent / "golden"
 KEY = "YOUR_API_KEY"
 OTHER_KEY = "OTHER_KEY"
 
 
-def seed_examples() -> dict[str, Any]:
-    """Every ```json block of the seed, parsed, keyed ``"<section>: <name>"``."""
-    examples: dict[str, Any] = {}
-    text = SEED.read_text(encoding="utf-8")
-    for section in re.split(r"^## ", text, flags=re.M)[1:]:
-        title = section.splitlines()[0].strip()
-        for name, block in re.findall(r"```json ?(.*?) theme=\{null\}\n(.*?)```", section, re.S):
-            if not block.lstrip().startswith("//"):
-                examples[f"{title}: {name or 'payload'}"] = json.loads(block)
-    return examples
+def golden_examples() -> dict[str, Any]:
+    """The JSON examples of the Claro API reference (Tasks), keyed ``"<section>: <example>"``.
+
+    They are the files in ``tests/golden/``, one per example; the table in its README.md
+    names the section and example each was copied from, and must list every file.
+    """
+    index = (GOLDEN / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(.+?\.json)` \| (.+?) \| (.+?) \|$", index, re.M)
+    listed, on_disk = sorted(row[0] for row in rows), sorted(p.name for p in GOLDEN.glob("*.json"))
+    assert on_disk == listed, "tests/golden/README.md must list every golden file once"
+    return {
+        f"{section}: {example}": json.loads((GOLDEN / name).read_text(encoding="utf-8"))
+        for name, section, example in rows
+    }
 
 
-EXAMPLES = seed_examples()
+EXAMPLES = golden_examples()
 
 
 def shape(value: Any) -> Any:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import taskcore
 from taskcore.claro import CLARO_TASK
 from taskcore.cli import main
 from taskcore.docs import render_mermaid, rendered_docs, write_docs
@@ -89,3 +93,74 @@ def test_the_readme_examples_run() -> None:
     for block in blocks:
         exec(compile(block.split("```", 1)[0], "README.md", "exec"), namespace)
     assert 2 == namespace["task"].total  # type: ignore[attr-defined]
+
+
+def readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_quick_start_is_exactly_make_demo_and_make_test() -> None:
+    block = readme_section("Quick start").split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.splitlines()]
+    assert ["make demo", "make test"] == commands
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "\ndemo: " in makefile
+    assert "\ntest: " in makefile
+
+
+def test_the_readme_points_only_at_files_in_the_repository() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "../" not in text
+    for relative in re.findall(r"`((?:docs|tests|src|bench)/[\w./-]*)`", text):
+        assert (ROOT / relative).exists(), relative
+
+
+def test_the_suite_collects_in_a_clone_with_nothing_beside_it(tmp_path: Path) -> None:
+    clone = tmp_path / "solo" / "taskcore"
+    shutil.copytree(ROOT / "tests", clone / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", clone)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert 0 == result.returncode, result.stdout + result.stderr
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m taskcore ARGS`` as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "taskcore", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_the_version_is_the_installed_distributions_version() -> None:
+    assert importlib.metadata.version("taskcore") == taskcore.__version__
+
+
+def test_version_option_prints_the_program_and_its_version() -> None:
+    script = Path(sys.executable).with_name("taskcore")  # the console script pip installed
+    from_script = subprocess.run(
+        [str(script), "--version"], capture_output=True, text=True, check=False, timeout=60
+    )
+    from_module = run_cli("--version")
+    assert (0, f"taskcore {taskcore.__version__}\n") == (from_script.returncode, from_script.stdout)
+    assert (0, f"taskcore {taskcore.__version__}\n") == (from_module.returncode, from_module.stdout)
+
+
+def test_help_is_plain_text_that_names_every_command() -> None:
+    result = run_cli("--help")
+    assert 0 == result.returncode
+    assert result.stdout.startswith("usage: taskcore [-h] [--version] {demo,docs} ...\n")
+    for expected in ("demo", "docs", "--version", "Claro"):
+        assert expected in result.stdout
+    for internal in ("``", ":mod:", "DESIGN", "STYLE", "seed", "issue", "edge"):
+        assert internal not in result.stdout

@@ -1,7 +1,9 @@
-"""taskcore: the task lifecycles of four public task APIs, as a reference implementation.
+"""taskcore: a reference implementation of the task lifecycles of public task APIs.
 
-The public surface is re-exported here; API-specific names live in their subpackages
-(``taskcore.claro``).  See README.md and docs/.
+Implemented today: the Claro dataset tasks (``taskcore.claro``).  The public surface is
+re-exported here; API-specific names live in their subpackages.  See README.md and docs/.
+
+``__version__`` is the one place the version is written: the build reads it from here.
 """
 
 from taskcore.clock import Clock, ManualClock, SystemClock, format_instant, parse_instant
@@ -25,6 +27,8 @@ from taskcore.errors import (
 )
 from taskcore.ids import IdFactory, SeededIds, UuidIds
 from taskcore.lifecycle import Guard, Lifecycle, Row, When
+
+__version__ = "0.1.0.dev0"
 
 __all__ = [
     "CATALOGUE",

@@ -1,4 +1,4 @@
-"""``python -m taskcore``: the command line (see :mod:`taskcore.cli`)."""
+"""``python -m taskcore``: the same command line as ``taskcore`` (``taskcore.cli``)."""
 
 from taskcore.cli import main
 

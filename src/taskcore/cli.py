@@ -1,7 +1,9 @@
-"""The ``taskcore`` command line (an edge: it prints, the core does not).
+"""The ``taskcore`` command line; the only module that prints.
 
-``taskcore demo`` runs the main job; ``taskcore docs DIR`` regenerates the docs from
-code; ``taskcore docs DIR --check`` exits 1 when the committed docs drift.
+``taskcore demo`` walks a Claro bulk task through the HTTP API; ``taskcore docs DIR``
+regenerates the docs from code; ``taskcore docs DIR --check`` exits 1 when the committed
+docs drift; ``taskcore --version`` prints the version.  The text ``--help`` shows is in
+:func:`_parser`, not in this docstring.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from taskcore import __version__
 from taskcore.claro.grid import Grid
 from taskcore.claro.http import claro_router
 from taskcore.claro.service import ClaroTasks
@@ -109,16 +112,53 @@ def _docs(root: Path, check: bool, out: TextIO) -> int:
     return 0
 
 
+def _parser() -> argparse.ArgumentParser:
+    """The argument parser; its texts are what ``taskcore --help`` shows a user."""
+    parser = argparse.ArgumentParser(
+        prog="taskcore",
+        description="taskcore, the reference implementation of task API lifecycles. "
+        "Implemented: Claro dataset tasks (lifecycle, cell selections, dataset locks, "
+        "service and HTTP router).",
+        epilog="Documentation: https://github.com/taskcore/taskcore/tree/main/docs",
+    )
+    parser.add_argument("--version", action="version", version=f"taskcore {__version__}")
+    commands = parser.add_subparsers(
+        title="commands", dest="command", required=True, metavar="{demo,docs}"
+    )
+    commands.add_parser(
+        "demo",
+        help="run a Claro bulk task through the HTTP API, from creation to completion",
+        description="Run a Claro bulk task over a 200-row dataset through the HTTP API, "
+        "from creation to completion, printing each request and response.",
+    )
+    docs = commands.add_parser(
+        "docs",
+        help="regenerate the lifecycle and error pages from the code",
+        description="Write the generated lifecycle and error pages under ROOT.",
+    )
+    docs.add_argument("root", type=Path, metavar="ROOT", help="the docs folder, e.g. docs")
+    docs.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 when a page is stale"
+    )
+    return parser
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line.
+
+    Args:
+        argv: the arguments after the program name; ``sys.argv[1:]`` when None.
+        out: where to print; standard output when None.
+
+    Returns:
+        The exit status: 0, or 1 when ``docs --check`` finds stale pages.
+
+    Raises:
+        SystemExit: for ``--help`` and ``--version`` (status 0) and for bad arguments
+            (status 2), as argparse does; nothing is written then.
+    """
     out = out or sys.stdout
-    parser = argparse.ArgumentParser(prog="taskcore", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="a Claro bulk task from creation to completion")
-    docs = commands.add_parser("docs", help="regenerate the docs from the code")
-    docs.add_argument("root", type=Path, help="the docs folder")
-    docs.add_argument("--check", action="store_true", help="exit 1 when the docs drift")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     if args.command == "demo":
         return _demo(out)
     return _docs(args.root, args.check, out)
