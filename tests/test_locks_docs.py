@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from taskcore.store import SqliteStore
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "locks.md"
 
 
@@ -15,6 +17,12 @@ def test_the_lock_guide_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert 4 == len(blocks)
     monkeypatch.chdir(tmp_path)  # the first example creates taskcore.db in the cwd
     namespace: dict[str, object] = {}
-    for block in blocks[:3]:
+    for number, block in enumerate(blocks[:3]):
         exec(compile(block, str(DOC), "exec"), namespace)
+        if number == 0:
+            # The example closes the SQLite store it opens (no connection left behind).
+            store = namespace["store"]
+            assert isinstance(store, SqliteStore)
+            with pytest.raises(RuntimeError, match="closed"), store.unit():
+                pass  # pragma: no cover - never reached
     assert (tmp_path / "taskcore.db").exists()

@@ -35,13 +35,11 @@ def test_processes_lose_no_update_under_the_lock(tmp_path: Path) -> None:
     for process in processes:
         process.join(PATIENCE)
     assert [0] * workers == [process.exitcode for process in processes]
-    store = SqliteStore(path)
-    locks = LockManager(store)
-    with store.unit() as unit:
+    with SqliteStore(path) as store, store.unit() as unit:
+        locks = LockManager(store)
         assert workers * rounds == unit.get(*COUNTER)
         assert workers * rounds == locks.last_token_in(unit, DATASET)
         assert locks.lease_in(unit, DATASET) is None
-    store.close()
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
@@ -58,28 +56,27 @@ def test_a_killed_holder_keeps_the_dataset_until_its_lease_expires(tmp_path: Pat
         holder.join(PATIENCE)
     assert -signal.SIGKILL == holder.exitcode
 
-    store = SqliteStore(path)
-    locks = LockManager(store, ttl=30)
-    # Right after the kill: refused, naming the dead task, as long as its lease lives.
-    # (Judged by the store's own instant, so a slow machine cannot make this flaky.)
-    with store.unit() as unit:
-        if dead.is_live(unit.now):
-            with pytest.raises(DatasetLocked) as refused:
-                locks.acquire_in(unit, DATASET, "task_next")
-            assert ("task_doomed", format_instant(dead.expires_at)) == (
-                refused.value.active_task_id,
-                refused.value.expires_at,
-            )
-    deadline = time.monotonic() + PATIENCE
-    while (live := locks.holder(DATASET)) is not None:
-        assert dead == live
-        assert time.monotonic() < deadline, "the dead holder's lease never expired"
-        time.sleep(0.05)
-    grant = locks.acquire(DATASET, "task_next")
-    assert (dead.token + 1, dead) == (grant.lease.token, grant.taken_over)
-    assert dead.expires_at <= grant.lease.acquired_at
-    with pytest.raises(StaleToken) as stale:
-        locks.check_token(dead)
-    assert (dead.token, grant.lease.token) == (stale.value.token, stale.value.current_token)
-    assert grant.lease == locks.holder(DATASET)
-    store.close()
+    with SqliteStore(path) as store:
+        locks = LockManager(store, ttl=30)
+        # Right after the kill: refused, naming the dead task, as long as its lease lives.
+        # (Judged by the store's own instant, so a slow machine cannot make this flaky.)
+        with store.unit() as unit:
+            if dead.is_live(unit.now):
+                with pytest.raises(DatasetLocked) as refused:
+                    locks.acquire_in(unit, DATASET, "task_next")
+                assert ("task_doomed", format_instant(dead.expires_at)) == (
+                    refused.value.active_task_id,
+                    refused.value.expires_at,
+                )
+        deadline = time.monotonic() + PATIENCE
+        while (live := locks.holder(DATASET)) is not None:
+            assert dead == live
+            assert time.monotonic() < deadline, "the dead holder's lease never expired"
+            time.sleep(0.05)
+        grant = locks.acquire(DATASET, "task_next")
+        assert (dead.token + 1, dead) == (grant.lease.token, grant.taken_over)
+        assert dead.expires_at <= grant.lease.acquired_at
+        with pytest.raises(StaleToken) as stale:
+            locks.check_token(dead)
+        assert (dead.token, grant.lease.token) == (stale.value.token, stale.value.current_token)
+        assert grant.lease == locks.holder(DATASET)

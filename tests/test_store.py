@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from taskcore.clock import ManualClock
+from taskcore.errors import StoreBusy
 from taskcore.store import MemoryStore, SqliteStore, Store, Unit
 
 StoreFactory = Callable[[ManualClock], Store]
@@ -145,35 +146,27 @@ def test_units_of_many_threads_are_serialised(store: Store) -> None:
 
 def test_the_sqlite_store_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "taskcore.db"
-    store = SqliteStore(path)
-    with store.unit() as unit:
+    with SqliteStore(path) as store, store.unit() as unit:
         unit.put("tasks", "t1", {"status": "completed"})
-    store.close()
-    reopened = SqliteStore(path)
-    try:
-        with reopened.unit() as unit:
-            assert [("t1", {"status": "completed"})] == list(unit.items("tasks"))
-    finally:
-        reopened.close()
+    with SqliteStore(path) as reopened, reopened.unit() as unit:
+        assert [("t1", {"status": "completed"})] == list(unit.items("tasks"))
 
 
 def test_the_sqlite_store_refuses_a_value_that_is_not_json(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "taskcore.db")
+    with SqliteStore(tmp_path / "taskcore.db") as store:
 
-    def put_a_bad_value() -> None:
-        with store.unit() as unit:
-            unit.put("t", "ok", 1)
-            unit.put("t", "bad", object())
+        def put_a_bad_value() -> None:
+            with store.unit() as unit:
+                unit.put("t", "ok", 1)
+                unit.put("t", "bad", object())
 
-    with pytest.raises(TypeError):
-        put_a_bad_value()
-    assert {"t": []} == snapshot(store, "t")
-    store.close()
+        with pytest.raises(TypeError):
+            put_a_bad_value()
+        assert {"t": []} == snapshot(store, "t")
 
 
 def test_the_sqlite_store_runs_in_wal_mode(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "taskcore.db", synchronous="FULL")
-    store.close()
+    SqliteStore(tmp_path / "taskcore.db", synchronous="FULL").close()
     connection = sqlite3.connect(tmp_path / "taskcore.db")
     try:
         assert ("wal",) == connection.execute("PRAGMA journal_mode").fetchone()
@@ -183,12 +176,9 @@ def test_the_sqlite_store_runs_in_wal_mode(tmp_path: Path) -> None:
 
 def test_a_busy_sqlite_store_gives_up_after_its_timeout(tmp_path: Path) -> None:
     path = tmp_path / "taskcore.db"
-    holder = SqliteStore(path)
-    waiter = SqliteStore(path, busy_timeout=0.05)
-    with holder.unit() as unit:
-        unit.put("t", "k", "holder's")
-        with pytest.raises(sqlite3.OperationalError, match="locked"), waiter.unit():
-            pass  # pragma: no cover - never reached
-    assert {"t": [("k", "holder's")]} == snapshot(waiter, "t")
-    holder.close()
-    waiter.close()
+    with SqliteStore(path) as holder, SqliteStore(path, busy_timeout=0.05) as waiter:
+        with holder.unit() as unit:
+            unit.put("t", "k", "holder's")
+            with pytest.raises(StoreBusy, match="locked"), waiter.unit():
+                pass  # pragma: no cover - never reached
+        assert {"t": [("k", "holder's")]} == snapshot(waiter, "t")

@@ -38,6 +38,7 @@ __all__ = [
     "QuotaExceeded",
     "RouteNotFound",
     "StaleToken",
+    "StoreBusy",
     "TaskNotCancellable",
     "TaskNotFound",
     "TaskcoreError",
@@ -595,3 +596,39 @@ class StaleToken(TaskcoreError):
         super().__init__(
             f"Token {token} on {resource_id} is stale: the latest token granted is {current_token}"
         )
+
+
+# --- Stores (docs/locks.md, "What they rest on") ----------------------------------------
+# taskcore's own code: a store that cannot get its lock in time is unavailable for now,
+# not broken, so the answer is 503 with a Retry-After.
+
+
+class StoreBusy(TaskcoreError):
+    """The store's lock stayed busy past its timeout.  Nothing changed: the unit of work
+    that met it was rolled back whole.
+
+    Retrying later is safe and usually succeeds: another unit of work (in this process or
+    another one on the same database file) held the lock.
+
+    Attributes:
+        retry_after_seconds: whole seconds (at least 1) after which a retry is advised;
+            the ``Retry-After`` header and ``details.retryAfterSeconds``.
+    """
+
+    code = "STORE_BUSY"
+    status = 503
+    title = "Service unavailable"
+    wire_details = (("retryAfterSeconds", "retry_after_seconds"),)
+
+    def __init__(self, message: str = "The store is busy", *, retry_after_seconds: int = 1) -> None:
+        if isinstance(retry_after_seconds, bool) or not isinstance(retry_after_seconds, int):
+            raise TypeError("retry_after_seconds must be a whole number of seconds")
+        if retry_after_seconds < 1:
+            raise ValueError("retry_after_seconds must be at least 1")
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(message)
+
+    @property
+    def retry_after(self) -> int:
+        """Seconds after which a retry is advised (the ``Retry-After`` header's value)."""
+        return self.retry_after_seconds

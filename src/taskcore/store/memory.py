@@ -3,19 +3,24 @@
 Thread-safe.  A unit holds the store's lock from begin to commit or rollback, so units
 are serialised and nobody sees a unit's writes before it commits; each write notes what
 it replaced, and a unit that raises puts all of it back, so it leaves nothing behind.
-Values are kept as the very objects put (no copy, no JSON round trip): that is what
-makes it fast, and why the port asks callers to treat values as read-only.
+Read units (``store.unit(readonly=True)``) take the same lock: here a reader does wait
+for a writer, which costs nothing measurable in one process.  Values are kept as the
+very objects put (no copy, no JSON round trip): that is what makes it fast, and why the
+port asks callers to treat values as read-only.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections.abc import Iterator
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Self
 
 from taskcore.clock import Clock, SystemClock
+from taskcore.errors import StoreBusy
+from taskcore.store.port import check_scan_limit
 
 __all__ = ["MemoryStore"]
 
@@ -26,37 +31,67 @@ _MISSING: Final = object()
 class MemoryStore:
     """A :class:`~taskcore.store.Store` in process memory (mutable, thread-safe).
 
+    A context manager: ``with MemoryStore() as store:`` closes it at the end.
+
     Args:
         clock: where :attr:`Unit.now <taskcore.store.Unit.now>` comes from.
+        busy_timeout: seconds a unit waits for the store's lock before it raises
+            :class:`~taskcore.errors.StoreBusy`; ``None`` (the default) waits for ever.
+
+    Raises:
+        ValueError: ``busy_timeout`` is negative.
     """
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, *, busy_timeout: float | None = None) -> None:
+        if busy_timeout is not None and busy_timeout < 0:
+            raise ValueError("busy_timeout must be >= 0 seconds, or None to wait for ever")
         self.clock: Clock = SystemClock() if clock is None else clock
+        self.busy_timeout = busy_timeout
+        self._timeout = -1.0 if busy_timeout is None else busy_timeout
         self._tables: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._owner: int | None = None
         self._closed = False
-        # Units are serialised by the lock, so one unit object serves them all: it is
-        # (re)initialised in __enter__, after the lock is taken, and cleared in __exit__.
+        # Units are serialised by the lock, so one unit object of each kind serves them
+        # all: it is (re)initialised in __enter__, after the lock is taken, and cleared in
+        # __exit__.
         self._unit = _MemoryUnit(self)
+        self._read_unit = _MemoryReadUnit(self)
 
-    def unit(self) -> _MemoryUnit:
+    def unit(self, *, readonly: bool = False) -> _MemoryUnit:
         """Begin a unit of work (see :meth:`taskcore.store.Store.unit`).
+
+        Args:
+            readonly: begin a read unit, whose ``put`` and ``delete`` raise
+                ``RuntimeError``.  It takes the same lock as a write unit.
 
         Raises:
             RuntimeError: the store is closed, or this thread is already inside one of
                 its units; no unit was begun.
+            StoreBusy: (on entering) the lock stayed busy for ``busy_timeout`` seconds;
+                no unit was begun.
         """
         if self._owner == threading.get_ident():
             # Without this check the thread would wait on its own lock forever.
             raise RuntimeError("units do not nest: this thread is already in a unit")
-        return self._unit
+        return self._read_unit if readonly else self._unit
 
     def close(self) -> None:
-        """Drop every document; later units raise ``RuntimeError``."""
+        """Drop every document; later units raise ``RuntimeError``.  Idempotent."""
         with self._lock:
             self._closed = True
             self._tables = {}
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class _MemoryUnit:
@@ -75,9 +110,13 @@ class _MemoryUnit:
         self._undo: list[tuple[dict[str, Any], str, Any]] = []
         self._now: datetime | None = None
 
-    def __enter__(self) -> _MemoryUnit:
+    def __enter__(self) -> Self:
         store = self._store
-        store._lock.acquire()
+        if not store._lock.acquire(True, store._timeout):
+            raise StoreBusy(
+                f"The store's lock stayed busy for {store.busy_timeout:g} seconds",
+                retry_after_seconds=1,
+            )
         if store._closed:
             store._lock.release()
             raise RuntimeError("the store is closed")
@@ -136,3 +175,50 @@ class _MemoryUnit:
     def items(self, table: str) -> Iterator[tuple[str, Any]]:
         """Every ``(key, value)`` of ``table`` as this unit sees it, sorted by key."""
         return iter(sorted(self._store._tables.get(table, {}).items()))
+
+    def scan(
+        self, table: str, *, start: str = "", stop: str | None = None, limit: int | None = None
+    ) -> Iterator[tuple[str, Any]]:
+        """The pairs with ``start <= key < stop``, ascending, at most ``limit`` (see
+        :meth:`taskcore.store.Unit.scan`).
+
+        Cost: the table's keys are not kept sorted (that would slow every put), so a
+        scan compares every key of the table with the bounds, O(n), and keeps the
+        ``limit`` smallest of those in range with a heap, O(m log limit) for m keys in
+        range; without a limit it sorts them, O(m log m).
+
+        Raises:
+            ValueError: ``limit`` is negative; nothing was read.
+        """
+        check_scan_limit(limit)
+        rows = self._store._tables.get(table)
+        if not rows or limit == 0:
+            return iter(())
+        if stop is None:
+            keys = [key for key in rows if start <= key]
+        else:
+            keys = [key for key in rows if start <= key < stop]
+        chosen = sorted(keys) if limit is None else heapq.nsmallest(limit, keys)
+        return iter([(key, rows[key]) for key in chosen])
+
+
+class _MemoryReadUnit(_MemoryUnit):
+    """A read unit of a :class:`MemoryStore`: a write unit that refuses to write."""
+
+    __slots__ = ()
+
+    def put(self, table: str, key: str, value: Any) -> None:
+        """Refuse: a read unit does not write.
+
+        Raises:
+            RuntimeError: always; nothing changed.
+        """
+        raise RuntimeError(f"a read-only unit cannot put ({table!r}, {key!r})")
+
+    def delete(self, table: str, key: str) -> None:
+        """Refuse: a read unit does not write.
+
+        Raises:
+            RuntimeError: always; nothing changed.
+        """
+        raise RuntimeError(f"a read-only unit cannot delete ({table!r}, {key!r})")

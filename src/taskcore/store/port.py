@@ -5,14 +5,23 @@ service does for one call (read the task, decide, write the task, take or releas
 dataset's lease) happens inside one unit, so it commits whole or not at all.
 
 The port is deliberately narrow so that a PostgreSQL store can implement it later for
-several service replicas (DESIGN.md, "Architecture"):
+several service replicas (docs/locks.md, "What they rest on"):
 
 - one transaction per unit, committed on normal exit, rolled back on an exception;
+- two kinds of unit: a *write unit* (the default) is serialised with every other write
+  unit of the store, and its instant (:attr:`Unit.now`) is read while it holds the
+  store's write lock; a *read unit* (``store.unit(readonly=True)``) sees one consistent
+  snapshot, may not write, and on stores that can (SQLite) neither waits for nor blocks
+  a write unit;
 - time comes from the store (:attr:`Unit.now`), not from each caller, so every decision
-  inside a unit (lease expiry above all) is judged with one instant that is read while
-  the unit holds the store's write lock;
+  inside a unit (lease expiry above all) is judged with one instant;
 - values are JSON documents addressed by ``(table, key)``; no queries beyond a sorted
-  scan of one table.
+  scan of one table (:meth:`Unit.items`) and a sorted, bounded range scan of its keys
+  (:meth:`Unit.scan`);
+- a unit that cannot get the store's lock within the store's busy timeout raises
+  :class:`~taskcore.errors.StoreBusy` and changes nothing;
+- a store is a context manager: ``with SqliteStore(path) as store:`` closes it at the
+  end; closing twice is harmless.
 """
 
 from __future__ import annotations
@@ -20,9 +29,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
 
-__all__ = ["Store", "Unit"]
+__all__ = ["Store", "Unit", "check_scan_limit"]
 
 
 @runtime_checkable
@@ -30,14 +40,20 @@ class Unit(Protocol):
     """One transaction on a store.  Valid only inside its ``with store.unit()`` block.
 
     Values are JSON-able (dicts, lists, str, int, float, bool, None).  A value returned
-    by :meth:`get` or :meth:`items` must be treated as read-only, and a value passed to
-    :meth:`put` must not be changed afterwards: the in-memory store keeps the very object.
+    by :meth:`get`, :meth:`items` or :meth:`scan` must be treated as read-only, and a
+    value passed to :meth:`put` must not be changed afterwards: the in-memory store keeps
+    the very object.
     """
 
     @property
     def now(self) -> datetime:
-        """The store's instant for this unit (UTC), read at most once, while the unit
-        holds the store's write lock; every expiry in the unit is judged with it."""
+        """The store's instant for this unit (UTC), read at its first use and then fixed
+        for the unit; every expiry in the unit is judged with it.
+
+        In a write unit it is read while the unit holds the store's write lock, so the
+        instants of write units are in the order of their commits.  A read unit holds no
+        write lock: its instant is merely read at first use.
+        """
         ...
 
     def get(self, table: str, key: str) -> Any | None:
@@ -45,15 +61,41 @@ class Unit(Protocol):
         ...
 
     def put(self, table: str, key: str, value: Any) -> None:
-        """Set the value at ``(table, key)``; visible to others only after commit."""
+        """Set the value at ``(table, key)``; visible to others only after commit.
+
+        Raises:
+            RuntimeError: the unit is a read unit (a programming error); nothing changed.
+        """
         ...
 
     def delete(self, table: str, key: str) -> None:
-        """Remove ``(table, key)``; deleting a missing key does nothing."""
+        """Remove ``(table, key)``; deleting a missing key does nothing.
+
+        Raises:
+            RuntimeError: the unit is a read unit (a programming error); nothing changed.
+        """
         ...
 
     def items(self, table: str) -> Iterator[tuple[str, Any]]:
         """Every ``(key, value)`` of ``table`` as this unit sees it, sorted by key."""
+        ...
+
+    def scan(
+        self, table: str, *, start: str = "", stop: str | None = None, limit: int | None = None
+    ) -> Iterator[tuple[str, Any]]:
+        """The ``(key, value)`` pairs of ``table`` with ``start <= key < stop``, in
+        ascending key order (code point order, as Python sorts strings), at most
+        ``limit`` of them.
+
+        Args:
+            table: the table to scan.
+            start: the smallest key wanted (inclusive).
+            stop: the first key not wanted (exclusive); ``None`` for no upper bound.
+            limit: the most pairs to return; ``None`` for all of them.
+
+        Raises:
+            ValueError: ``limit`` is negative; nothing was read.
+        """
         ...
 
 
@@ -61,15 +103,48 @@ class Unit(Protocol):
 class Store(Protocol):
     """Somewhere documents live, changed one unit of work at a time."""
 
-    def unit(self) -> AbstractContextManager[Unit]:
+    def unit(self, *, readonly: bool = False) -> AbstractContextManager[Unit]:
         """Begin a unit of work.
 
         The unit commits when the ``with`` block ends normally.  When the block raises,
         it rolls back and the error propagates: nothing the unit did is ever visible.
         Units do not nest (a nested unit on the same thread raises ``RuntimeError``).
+
+        Args:
+            readonly: begin a read unit: one consistent snapshot, no writes.
+
+        Raises:
+            RuntimeError: the store is closed, or this thread is already in a unit.
+            StoreBusy: the store's lock stayed busy past its busy timeout, when the unit
+                began, at one of its statements or at its commit; the unit was rolled
+                back and nothing changed.
         """
         ...
 
     def close(self) -> None:
-        """Release the store's resources; the store may not be used afterwards."""
+        """Release the store's resources; later units raise ``RuntimeError``.  Closing a
+        closed store does nothing."""
         ...
+
+    def __enter__(self) -> Self:
+        """Return the store itself, to be closed when the ``with`` block ends."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the store (see :meth:`close`)."""
+        ...
+
+
+def check_scan_limit(limit: int | None) -> None:
+    """Refuse a :meth:`Unit.scan` limit that is not ``None`` or a whole number >= 0.
+
+    Raises:
+        ValueError: ``limit`` is negative or not an int.
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"a scan limit is a whole number >= 0 or None, not {limit!r}")

@@ -2,15 +2,25 @@
 
 Built on the standard library's :mod:`sqlite3`:
 
-- one ``documents(tbl, key, value)`` table, ``value`` a JSON text;
-- WAL journal, so readers never block the writer;
-- each unit is one ``BEGIN IMMEDIATE`` transaction: it takes the database's write lock
-  when it begins, so units of every thread and every process on the file are serialised
-  and the unit's instant (:attr:`Unit.now <taskcore.store.Unit.now>`) is read while no
-  other unit can commit;
-- a unit that cannot get the write lock waits up to ``busy_timeout`` seconds, then
-  raises :class:`sqlite3.OperationalError` ("database is locked") and nothing changed;
-- one connection per thread (and per process: a forked child opens its own).
+- one ``documents(tbl, key, value)`` table, ``value`` a JSON text, its primary key
+  ``(tbl, key)`` the index behind every lookup and every range scan;
+- WAL journal, so a reader neither waits for a writer nor blocks one;
+- each write unit is one ``BEGIN IMMEDIATE`` transaction: it takes the database's write
+  lock when it begins, so write units of every thread and every process on the file are
+  serialised and the unit's instant (:attr:`Unit.now <taskcore.store.Unit.now>`) is read
+  while no other write unit can commit;
+- each read unit (``store.unit(readonly=True)``) is a deferred transaction that reads at
+  once, so it holds one snapshot of the database from its start to its end and takes no
+  write lock;
+- a unit that cannot get a lock waits up to ``busy_timeout`` seconds, then raises
+  :class:`~taskcore.errors.StoreBusy` (whether at ``BEGIN``, at a statement or at
+  ``COMMIT``); the unit is rolled back and nothing changed.  Other SQLite errors (a full
+  disk, a corrupt file) propagate as :class:`sqlite3.Error` after the same rollback;
+- connections come from a small pool: a unit checks one out and returns it when it ends,
+  and at most ``max_idle_connections`` idle ones are kept open, so threads that come and
+  go do not pile up connections and file descriptors.  The pool belongs to one process:
+  a forked child starts with an empty pool and never uses (or closes) its parent's
+  connections.  Do not fork inside a unit.
 
 Durability: ``synchronous=NORMAL`` by default, which in WAL mode survives any process
 crash but may lose the last commits on a power cut or OS crash; pass
@@ -20,16 +30,21 @@ crash but may lose the last commits on a power cut or OS crash; pass
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from types import TracebackType
+from typing import Any, Literal, NoReturn, Self
 
 from taskcore.clock import Clock, SystemClock
+from taskcore.errors import StoreBusy
+from taskcore.store.port import check_scan_limit
 
 __all__ = ["SqliteStore"]
 
@@ -38,19 +53,59 @@ _SCHEMA = (
     "tbl TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
     "PRIMARY KEY (tbl, key)) WITHOUT ROWID"
 )
+_FIRST_READ = "SELECT 1 FROM documents LIMIT 1"
+"""What a read unit runs right after ``BEGIN``: it starts the read transaction, and so
+fixes the unit's snapshot, at once."""
+_SCAN = "SELECT key, value FROM documents WHERE tbl = ? AND key >= ? ORDER BY key LIMIT ?"
+_SCAN_TO = (
+    "SELECT key, value FROM documents WHERE tbl = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"
+)
+_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+_STORES: weakref.WeakSet[SqliteStore] = weakref.WeakSet()
+"""Every open store of this process, so that a forked child can empty their pools."""
+
+
+def _forget_parent_connections() -> None:  # pragma: no cover - coverage stays in the parent
+    """In a freshly forked child (one thread): give every store an empty pool.
+
+    The parent's connections are kept referenced, never used and never closed: closing
+    one would run SQLite's close (unlock, maybe checkpoint) on the parent's file state.
+    """
+    for store in list(_STORES):
+        store._inherited.extend(store._open)
+        store._start_pool()
+
+
+os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
 class SqliteStore:
     """A :class:`~taskcore.store.Store` in a SQLite file (mutable, thread- and
-    process-safe).
+    process-safe).  A context manager: ``with SqliteStore(path) as store:`` closes it at
+    the end.
 
     Args:
         path: the database file, created when missing.
         clock: where :attr:`Unit.now <taskcore.store.Unit.now>` comes from.  Processes
             sharing a file must share a clock too (docs/locks.md, "What is not promised").
-        busy_timeout: seconds a unit waits for the write lock before giving up.
+        busy_timeout: seconds a unit waits for a lock before it raises
+            :class:`~taskcore.errors.StoreBusy`.  Its ``retry_after_seconds`` is this
+            timeout rounded up to whole seconds, at least 1: the lock was busy for that
+            long, so a retry any sooner would likely meet it again.
         synchronous: SQLite's ``synchronous`` setting, ``"NORMAL"`` or ``"FULL"``.
+        max_idle_connections: connections kept open between units (0 opens one per
+            unit).  As many connections as threads in a unit at once are open at most.
+
+    Raises:
+        ValueError: a negative ``busy_timeout`` or ``max_idle_connections``, or an
+            unknown ``synchronous``.
+        StoreBusy: another connection held the database exclusively for
+            ``busy_timeout`` seconds while the store set it up.
     """
+
+    _factory: type[sqlite3.Connection] = sqlite3.Connection
+    """The connection class (a subclass lets tests make statements fail on purpose)."""
 
     def __init__(
         self,
@@ -59,107 +114,253 @@ class SqliteStore:
         *,
         busy_timeout: float = 30.0,
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        max_idle_connections: int = 4,
     ) -> None:
+        if busy_timeout < 0:
+            raise ValueError("busy_timeout must be >= 0 seconds")
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
+        if max_idle_connections < 0:
+            raise ValueError("max_idle_connections must be >= 0")
         self.path = Path(path)
         self.clock: Clock = SystemClock() if clock is None else clock
         self.busy_timeout = busy_timeout
         self.synchronous = synchronous
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._guard = threading.Lock()
+        self.max_idle_connections = max_idle_connections
+        self.retry_after_seconds = max(1, math.ceil(busy_timeout))
         self._closed = False
-        # Open (and so create) the file and its schema now, so errors show at once.
-        self._connection()
+        self._inherited: list[sqlite3.Connection] = []
+        self._start_pool()
+        _STORES.add(self)
+        # Create the file, its WAL mode (a property of the file, kept from now on) and its
+        # schema now, so that errors show at once.
+        connection = self._connect()
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute(_SCHEMA)
+        except sqlite3.OperationalError as error:
+            self._discard(connection)
+            self._busy(error)
+            raise  # pragma: no cover - a file that is not a database, a read-only disk
+        self._give_back(connection, reusable=True)
 
-    def _connection(self) -> sqlite3.Connection:
-        pid = os.getpid()
-        if getattr(self._local, "pid", None) == pid:
-            connection: sqlite3.Connection = self._local.connection
-            return connection
+    # --- the pool ---------------------------------------------------------------------
+
+    def _start_pool(self) -> None:
+        """Begin with an empty pool: at construction, and in a forked child, where the
+        parent's connections (and the guard, perhaps held at the fork) are left alone."""
+        self._guard = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._open: set[sqlite3.Connection] = set()
+        self._in_unit: set[int] = set()
+
+    def _connect(self) -> sqlite3.Connection:
+        """Open a connection for the pool (counted in ``_open``), set up for units.
+
+        Raises:
+            StoreBusy: another connection held the file exclusively for ``busy_timeout``.
+        """
+        # isolation_level=None: we issue BEGIN / COMMIT / ROLLBACK ourselves.
+        # check_same_thread=False: a pooled connection serves one thread at a time, but
+        # not always the same one.
+        connection = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=self._factory,
+        )
         with self._guard:
-            if self._closed:  # pragma: no cover - close() racing a thread's first unit
-                raise RuntimeError("the store is closed")
-            # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT / ROLLBACK ourselves.
-            # check_same_thread=False only so that close() may close every thread's
-            # connection; each connection is still used by its own thread alone.
-            connection = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            self._connections.append(connection)
-        connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute(f"PRAGMA synchronous = {self.synchronous}")
-        connection.execute(_SCHEMA)
-        self._local.pid = pid
-        self._local.connection = connection
-        self._local.in_unit = False
+            self._open.add(connection)
+        try:
+            # Even this pragma reads the schema, so it needs a shared lock.
+            connection.execute(f"PRAGMA synchronous = {self.synchronous}")
+        except sqlite3.OperationalError as error:
+            self._discard(connection)
+            self._busy(error)
+            raise  # pragma: no cover - the file went away or stopped being a database
         return connection
 
+    def _check_out(self) -> sqlite3.Connection:
+        """Take an idle connection (or open one) for this thread's unit.
+
+        Raises:
+            RuntimeError: the store is closed, or this thread is already in a unit.
+            StoreBusy: a new connection could not be set up in ``busy_timeout``.
+        """
+        me = threading.get_ident()
+        with self._guard:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            if me in self._in_unit:
+                raise RuntimeError("units do not nest: this thread is already in a unit")
+            self._in_unit.add(me)
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
+            try:
+                connection = self._connect()
+            except BaseException:
+                with self._guard:
+                    self._in_unit.discard(me)
+                raise
+        return connection
+
+    def _give_back(self, connection: sqlite3.Connection, *, reusable: bool) -> None:
+        """End this thread's unit: keep ``connection`` idle if there is room, else close."""
+        with self._guard:
+            self._in_unit.discard(threading.get_ident())
+            keep = (
+                reusable
+                and not self._closed
+                and connection in self._open
+                and len(self._idle) < self.max_idle_connections
+            )
+            if keep:
+                self._idle.append(connection)
+        if not keep:
+            self._discard(connection)
+
+    def _discard(self, connection: sqlite3.Connection) -> None:
+        """Close ``connection`` and forget it."""
+        with self._guard:
+            self._open.discard(connection)
+        connection.close()
+
+    def _busy(self, error: sqlite3.OperationalError) -> None:
+        """Raise :class:`StoreBusy` from ``error`` when it says a lock stayed busy."""
+        if (getattr(error, "sqlite_errorcode", 0) & 0xFF) in _BUSY_CODES:
+            raise StoreBusy(
+                f"The database is busy ({error}): another unit held its lock for "
+                f"{self.busy_timeout:g} seconds",
+                retry_after_seconds=self.retry_after_seconds,
+            ) from error
+
+    # --- units ------------------------------------------------------------------------
+
     @contextmanager
-    def unit(self) -> Iterator[_SqliteUnit]:
-        """Begin a unit of work: one ``BEGIN IMMEDIATE`` transaction.
+    def unit(self, *, readonly: bool = False) -> Iterator[_SqliteUnit]:
+        """Begin a unit of work: ``BEGIN IMMEDIATE``, or for a read unit ``BEGIN`` and a
+        first read (see the module's docstring).
+
+        Args:
+            readonly: begin a read unit: one snapshot, no write lock, no writes.
 
         Raises:
             RuntimeError: the store is closed, or this thread is already inside one of
                 its units; no unit was begun.
-            sqlite3.OperationalError: the write lock stayed busy for ``busy_timeout``
-                seconds; nothing changed.
+            StoreBusy: a lock stayed busy for ``busy_timeout`` seconds when the unit
+                began, at one of its statements or at its commit; the unit was rolled
+                back and nothing changed.
         """
-        if self._closed:
-            raise RuntimeError("the store is closed")
-        connection = self._connection()
-        if self._local.in_unit:
-            raise RuntimeError("units do not nest: this thread is already in a unit")
-        connection.execute("BEGIN IMMEDIATE")
-        self._local.in_unit = True
+        connection = self._check_out()
+        reusable = True
+        unit: _SqliteUnit | None = None
         try:
-            yield _SqliteUnit(connection, self.clock)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        else:
+            try:
+                if readonly:
+                    connection.execute("BEGIN")
+                    connection.execute(_FIRST_READ).fetchone()
+                    unit = _SqliteReadUnit(connection, self)
+                else:
+                    connection.execute("BEGIN IMMEDIATE")
+                    unit = _SqliteUnit(connection, self)
+            except sqlite3.OperationalError as error:
+                reusable = _rolled_back(connection)
+                self._busy(error)
+                raise
+            try:
+                yield unit
+            except BaseException:
+                reusable = _rolled_back(connection)
+                raise
             try:
                 connection.execute("COMMIT")
-            except BaseException:  # pragma: no cover - a failing COMMIT (disk full, I/O)
-                connection.execute("ROLLBACK")
+            except sqlite3.Error as error:
+                reusable = _rolled_back(connection)
+                if isinstance(error, sqlite3.OperationalError):
+                    self._busy(error)
                 raise
         finally:
-            self._local.in_unit = False
+            if unit is not None:
+                unit._connection = _ENDED
+            self._give_back(connection, reusable=reusable)
 
     def close(self) -> None:
-        """Close every thread's connection; later units raise ``RuntimeError``."""
+        """Close the idle connections now, and each connection in use when its unit
+        ends; later units raise ``RuntimeError``.  Closing again does nothing."""
         with self._guard:
             self._closed = True
-            connections, self._connections = self._connections, []
-        for connection in connections:
-            connection.close()
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            self._discard(connection)
+        _STORES.discard(self)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _rolled_back(connection: sqlite3.Connection) -> bool:
+    """Roll back ``connection``'s transaction, if any; whether it may be used again."""
+    if not connection.in_transaction:
+        return True
+    try:
+        connection.execute("ROLLBACK")
+    except sqlite3.Error:  # pragma: no cover - the connection is broken: close it
+        return False
+    return True
+
+
+class _Ended:
+    """Stands in for the connection of a unit that has ended."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> NoReturn:
+        raise RuntimeError("this unit of work has ended; begin a new one")
+
+
+_ENDED: Any = _Ended()
 
 
 class _SqliteUnit:
-    """One ``BEGIN IMMEDIATE`` transaction of a :class:`SqliteStore`."""
+    """One write transaction (``BEGIN IMMEDIATE``) of a :class:`SqliteStore`."""
 
-    __slots__ = ("_clock", "_connection", "_now")
+    __slots__ = ("_connection", "_now", "_store")
 
-    def __init__(self, connection: sqlite3.Connection, clock: Clock) -> None:
+    def __init__(self, connection: sqlite3.Connection, store: SqliteStore) -> None:
         self._connection = connection
-        self._clock = clock
+        self._store = store
         self._now: datetime | None = None
 
     @property
     def now(self) -> datetime:
-        """The store clock's instant, read on first use (the write lock is already held)
-        and then fixed for the unit."""
+        """The store clock's instant, read on first use and then fixed for the unit (in
+        a write unit the write lock is already held then)."""
         now = self._now
         if now is None:
-            now = self._now = self._clock.now()
+            now = self._now = self._store.clock.now()
         return now
 
+    def _execute(self, sql: str, parameters: tuple[Any, ...]) -> sqlite3.Cursor:
+        try:
+            return self._connection.execute(sql, parameters)
+        except sqlite3.OperationalError as error:
+            self._store._busy(error)
+            raise
+
     def get(self, table: str, key: str) -> Any | None:
-        """Return the value at ``(table, key)``, or ``None``."""
-        row = self._connection.execute(
+        """Return the value at ``(table, key)``, or ``None``.
+
+        Raises:
+            StoreBusy: a lock stayed busy; the unit rolls back when the error leaves it.
+        """
+        row = self._execute(
             "SELECT value FROM documents WHERE tbl = ? AND key = ?", (table, key)
         ).fetchone()
         return None if row is None else json.loads(row[0])
@@ -170,21 +371,74 @@ class _SqliteUnit:
         Raises:
             TypeError: ``value`` is not JSON-able; the unit's other writes stand until
                 the unit ends (the error, left uncaught, rolls the whole unit back).
+            StoreBusy: a lock stayed busy; the unit rolls back when the error leaves it.
         """
-        self._connection.execute(
+        self._execute(
             "INSERT INTO documents (tbl, key, value) VALUES (?, ?, ?) "
             "ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value",
             (table, key, json.dumps(value, separators=(",", ":"))),
         )
 
     def delete(self, table: str, key: str) -> None:
-        """Remove ``(table, key)``, if present."""
-        self._connection.execute("DELETE FROM documents WHERE tbl = ? AND key = ?", (table, key))
+        """Remove ``(table, key)``, if present.
+
+        Raises:
+            StoreBusy: a lock stayed busy; the unit rolls back when the error leaves it.
+        """
+        self._execute("DELETE FROM documents WHERE tbl = ? AND key = ?", (table, key))
 
     def items(self, table: str) -> Iterator[tuple[str, Any]]:
         """Every ``(key, value)`` of ``table``, sorted by key (SQLite's binary collation
-        on UTF-8 is code point order, as Python sorts strings)."""
-        rows = self._connection.execute(
+        on UTF-8 is code point order, as Python sorts strings).
+
+        Raises:
+            StoreBusy: a lock stayed busy; the unit rolls back when the error leaves it.
+        """
+        rows = self._execute(
             "SELECT key, value FROM documents WHERE tbl = ? ORDER BY key", (table,)
         ).fetchall()
         return iter([(key, json.loads(value)) for key, value in rows])
+
+    def scan(
+        self, table: str, *, start: str = "", stop: str | None = None, limit: int | None = None
+    ) -> Iterator[tuple[str, Any]]:
+        """The pairs with ``start <= key < stop``, ascending, at most ``limit`` (see
+        :meth:`taskcore.store.Unit.scan`).
+
+        One query that walks the primary key index from ``start``: its cost grows with
+        the pairs returned, and with the table's size only as an index lookup does
+        (logarithmically).
+
+        Raises:
+            ValueError: ``limit`` is negative; nothing was read.
+            StoreBusy: a lock stayed busy; the unit rolls back when the error leaves it.
+        """
+        check_scan_limit(limit)
+        most = -1 if limit is None else limit  # SQLite: a negative LIMIT is no limit
+        if stop is None:
+            rows = self._execute(_SCAN, (table, start, most)).fetchall()
+        else:
+            rows = self._execute(_SCAN_TO, (table, start, stop, most)).fetchall()
+        return iter([(key, json.loads(value)) for key, value in rows])
+
+
+class _SqliteReadUnit(_SqliteUnit):
+    """One read transaction (``BEGIN`` and a first read) of a :class:`SqliteStore`."""
+
+    __slots__ = ()
+
+    def put(self, table: str, key: str, value: Any) -> None:
+        """Refuse: a read unit does not write.
+
+        Raises:
+            RuntimeError: always; nothing changed.
+        """
+        raise RuntimeError(f"a read-only unit cannot put ({table!r}, {key!r})")
+
+    def delete(self, table: str, key: str) -> None:
+        """Refuse: a read unit does not write.
+
+        Raises:
+            RuntimeError: always; nothing changed.
+        """
+        raise RuntimeError(f"a read-only unit cannot delete ({table!r}, {key!r})")
