@@ -6,6 +6,7 @@ Every test runs on both stores."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -501,3 +502,34 @@ def test_in_process_caches_are_bounded(open_store: Callable[..., Store]) -> None
         service.record(task.task_id, token=token, succeeded=[0])
     assert len(service._grids) <= 4
     assert len(service._recorded) <= 4
+
+
+# --- a busy database over HTTP -----------------------------------------------------------------
+
+
+def test_a_busy_database_is_a_503_with_retry_after_on_reads_and_writes(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    with SqliteStore(path, busy_timeout=0.05, max_idle_connections=0) as store:
+        service = ClaroTasks(store)
+        service.create_dataset(A, Grid(["r1"], ["c1"]), dataset_id="ds")
+        task = service.create_bulk(A, "ds", {})
+        router = claro_router(service, {"key": A})
+        auth = {"Authorization": "Bearer key"}
+        before = snapshot(service)
+        holder = sqlite3.connect(path, isolation_level=None)
+        try:
+            holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+            holder.execute("BEGIN EXCLUSIVE")
+            holder.execute("SELECT * FROM documents").fetchall()
+            for request in (
+                Request("GET", f"/api/v2/datasets/ds/tasks/{task.task_id}", auth),
+                Request("DELETE", f"/api/v2/datasets/ds/tasks/{task.task_id}", auth),
+                Request("POST", "/api/v2/datasets/ds/tasks/new-rows", auth, b'{"rowCount": 1}'),
+            ):
+                response = router.handle(request)
+                assert (503, "STORE_BUSY") == (response.status, response.json()["code"])
+                assert response.headers["retry-after"].isdigit()
+        finally:
+            holder.close()
+        assert before == snapshot(service)
+        assert ClaroStatus.QUEUED == service.get(A, "ds", task.task_id).status

@@ -12,7 +12,6 @@ the index only says when.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from taskcore.store.port import Unit
 
@@ -24,14 +23,6 @@ _MICROSECOND = timedelta(microseconds=1)
 
 def _stamp(at: datetime) -> int:
     return (at - _EPOCH) // _MICROSECOND
-
-
-def _scan(unit: Unit, table: str, stop: str, limit: int) -> list[tuple[str, Any]]:
-    """Keys below ``stop`` in order, at most ``limit``: the port's range scan."""
-    scan = getattr(unit, "scan", None)
-    if scan is not None:
-        return list(scan(table, stop=stop, limit=limit))
-    return [(key, value) for key, value in unit.items(table) if key < stop][:limit]
 
 
 class ExpiryIndex:
@@ -54,7 +45,7 @@ class ExpiryIndex:
         """Remove and return up to ``limit`` refs that expired at or before ``unit.now``,
         oldest first.  The caller deletes what they name, in the same unit."""
         stop = f"{_stamp(unit.now) + 1:020d}"
-        due = _scan(unit, self.table, stop, limit)
+        due = list(unit.scan(self.table, stop=stop, limit=limit))
         for key, _ in due:
             unit.delete(self.table, key)
         return [ref for _, ref in due]

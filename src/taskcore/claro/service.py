@@ -235,7 +235,7 @@ class ClaroTasks:
         Raises:
             DatasetNotFound: no such dataset for this account.
         """
-        with self.store.unit() as unit:
+        with self.store.unit(readonly=True) as unit:
             key = self._dataset(unit, account_id, dataset_id)
             return Grid.load(_need(unit, GRIDS, key))
 
@@ -245,7 +245,7 @@ class ClaroTasks:
         Raises:
             DatasetNotFound: no such dataset for this account.
         """
-        with self.store.unit() as unit:
+        with self.store.unit(readonly=True) as unit:
             key = self._dataset(unit, account_id, dataset_id)
             lease = self.locks.holder_in(unit, key)
         return None if lease is None else attrs.evolve(lease, resource_id=dataset_id)
@@ -510,7 +510,7 @@ class ClaroTasks:
             DatasetNotFound, TaskNotFound (also for another account's task, or a task
             under another dataset's path).
         """
-        with self.store.unit() as unit:
+        with self.store.unit(readonly=True) as unit:
             self._dataset(unit, account_id, dataset_id)
             return self._seen(unit, self._task(unit, task_id, account_id, dataset_id))
 
@@ -520,14 +520,14 @@ class ClaroTasks:
         Raises:
             DatasetNotFound, TaskNotFound.
         """
-        with self.store.unit() as unit:
+        with self.store.unit(readonly=True) as unit:
             self._dataset(unit, account_id, dataset_id)
             task = self._seen(unit, self._task(unit, task_id, account_id, dataset_id))
             return status_response(task, unit.now)
 
     def check_dataset(self, account_id: str, dataset_id: str) -> None:
         """Raise :class:`DatasetNotFound` unless ``account_id`` has ``dataset_id``."""
-        with self.store.unit() as unit:
+        with self.store.unit(readonly=True) as unit:
             self._dataset(unit, account_id, dataset_id)
 
     def cancel(self, account_id: str, dataset_id: str, task_id: str) -> ClaroTask:
@@ -585,7 +585,7 @@ class ClaroTasks:
         Raises:
             TaskNotFound.
         """
-        with self.store.unit() as unit:
+        with self.store.unit(readonly=True) as unit:
             task = self._task(unit, task_id)
             grid = self._grid(unit, self._resource(task))
             selection = self._selection(unit, task)
