@@ -18,9 +18,9 @@ Theory of operation:
 - Every worker write of a task's outcomes (record, record_rows, complete, fail) carries
   the task's fencing token and is refused with ``LEASE_LOST`` once the lease lapsed.
 - A lease that lapsed (its worker died) fails its task with ``lease_expired``, dated when
-  the lease expired.  Reads show that at once; the stored task follows the next time
-  its dataset is touched, or when :meth:`ClaroTasks.settle_expired` (which
-  :meth:`ClaroTasks.outbox` calls) sweeps the tasks that have not ended.
+  the lease expired: settled by the next read of the task, the next touch of its
+  dataset, or :meth:`ClaroTasks.settle_expired` (which :meth:`ClaroTasks.outbox` calls).
+  Reads run in read units and take the write lock only to settle such a lapse.
 - Outcomes are recorded by *target index*: the n-th target of the task, in the order
   :meth:`ClaroTasks.targets` lists them.  A bulk selection is stored once, apart from the
   task's changing state, so recording a batch or reading a task never rewrites it.
@@ -503,16 +503,14 @@ class ClaroTasks:
     def get(self, account_id: str, dataset_id: str, task_id: str) -> ClaroTask:
         """``GET /datasets/{datasetId}/tasks/{taskId}``, as a task value.
 
-        A task whose lease lapsed is shown failed with ``lease_expired`` (dated when the
-        lease expired), whether or not the store has settled it yet.
+        A task whose lease lapsed is failed with ``lease_expired`` (dated when the lease
+        expired): the read settles it.
 
         Raises:
             DatasetNotFound, TaskNotFound (also for another account's task, or a task
             under another dataset's path).
         """
-        with self.store.unit(readonly=True) as unit:
-            self._dataset(unit, account_id, dataset_id)
-            return self._seen(unit, self._task(unit, task_id, account_id, dataset_id))
+        return self._read(account_id, dataset_id, task_id)[0]
 
     def status(self, account_id: str, dataset_id: str, task_id: str) -> dict[str, Any]:
         """The documented ``GET`` response body, judged at the store's instant.
@@ -520,10 +518,22 @@ class ClaroTasks:
         Raises:
             DatasetNotFound, TaskNotFound.
         """
+        return status_response(*self._read(account_id, dataset_id, task_id))
+
+    def _read(self, account_id: str, dataset_id: str, task_id: str) -> tuple[ClaroTask, datetime]:
+        """The task and the store's instant; in a read unit, which never waits for a
+        writer, unless the task's lease looks lapsed: then in a write unit, where its
+        instant is read under the write lock, so a renewal committing at that moment is
+        seen, and the lapse is settled for good."""
         with self.store.unit(readonly=True) as unit:
             self._dataset(unit, account_id, dataset_id)
-            task = self._seen(unit, self._task(unit, task_id, account_id, dataset_id))
-            return status_response(task, unit.now)
+            task = self._task(unit, task_id, account_id, dataset_id)
+            if task.is_terminal or self._live(unit, task):
+                return task, unit.now
+        with self.store.unit() as unit:
+            key = self._dataset(unit, account_id, dataset_id)
+            self._settle_expired(unit, key)
+            return self._task(unit, task_id, account_id, dataset_id), unit.now
 
     def check_dataset(self, account_id: str, dataset_id: str) -> None:
         """Raise :class:`DatasetNotFound` unless ``account_id`` has ``dataset_id``."""
@@ -834,18 +844,10 @@ class ClaroTasks:
                 settled.append(task)
         return settled
 
-    def _seen(self, unit: Unit, task: ClaroTask) -> ClaroTask:
-        """The task as a reader sees it now: failed with ``lease_expired`` once its lease
-        lapsed, even before a write settles it (the settled task is identical)."""
-        if task.is_terminal:
-            return task
+    def _live(self, unit: Unit, task: ClaroTask) -> bool:
+        """Whether the task's lease still holds its dataset at ``unit.now``."""
         lease = self.locks.lease_in(unit, self._resource(task))
-        if lease is not None and lease.is_live(unit.now):
-            return task
-        at = unit.now if lease is None else lease.expires_at
-        return attrs.evolve(
-            task, status=ClaroStatus.FAILED, failed_at=at, failure_reason=LEASE_EXPIRED
-        )
+        return lease is not None and lease.token == task.lease_token and lease.is_live(unit.now)
 
     def _acquire(self, unit: Unit, resource: str, dataset_id: str, task_id: str) -> Any:
         try:
