@@ -78,7 +78,7 @@ def api() -> Api:
     return Api()
 
 
-def test_create_new_rows_matches_the_seed(api: Api) -> None:
+def test_create_new_rows_matches_the_reference(api: Api) -> None:
     response = api.call("POST", api.tasks("/new-rows"),
                         {"rowCount": 100, "webhookId": api.webhook.webhook_id})  # fmt: skip
     assert 201 == response.status
@@ -86,7 +86,7 @@ def test_create_new_rows_matches_the_seed(api: Api) -> None:
     assert "5-10 minutes" == response.json()["estimatedDuration"]
 
 
-def test_dataset_locked_matches_the_seed(api: Api) -> None:
+def test_dataset_locked_matches_the_reference(api: Api) -> None:
     first = api.call("POST", api.tasks("/new-rows"), {"rowCount": 100}).json()
     response = api.call("POST", api.tasks("/bulk"), {})
     assert 409 == response.status
@@ -104,7 +104,7 @@ def test_dataset_locked_matches_the_seed(api: Api) -> None:
     ],
     ids=["all-empty", "cells", "intersection"],
 )  # fmt: skip
-def test_create_bulk_matches_the_seed(api: Api, body: dict[str, Any]) -> None:
+def test_create_bulk_matches_the_reference(api: Api, body: dict[str, Any]) -> None:
     body = {**body, "webhookId": api.webhook.webhook_id}
     response = api.call("POST", api.tasks("/bulk"), body)
     assert 201 == response.status
@@ -126,7 +126,7 @@ def test_bulk_targets_follow_the_selection(api: Api) -> None:
     assert {"all": 14, "cells": 2, "intersection": 3} == counts
 
 
-def test_invalid_selection_matches_the_seed(api: Api) -> None:
+def test_invalid_selection_matches_the_reference(api: Api) -> None:
     response = api.call(
         "POST", api.tasks("/bulk"), {"cellIds": ["row_1:col_x"], "rowIds": ["row_1"]}
     )
@@ -134,7 +134,7 @@ def test_invalid_selection_matches_the_seed(api: Api) -> None:
     assert EXAMPLES["Create Bulk Processing Task: Invalid Selection Error"] == response.json()
 
 
-def test_status_in_progress_and_completed_match_the_seed(api: Api) -> None:
+def test_status_in_progress_and_completed_match_the_reference(api: Api) -> None:
     created = api.call("POST", api.tasks("/bulk"), {"webhookId": api.webhook.webhook_id}).json()
     task_id = created["taskId"]
     api.clock.advance(60)
@@ -155,7 +155,7 @@ def test_status_in_progress_and_completed_match_the_seed(api: Api) -> None:
     assert 201 == api.call("POST", api.tasks("/new-rows"), {"rowCount": 1}).status
 
 
-def test_completed_new_rows_task_and_webhook_match_the_seed(api: Api) -> None:
+def test_completed_new_rows_task_and_webhook_match_the_reference(api: Api) -> None:
     from taskcore.claro.service import RowOutcome
 
     created = api.call("POST", api.tasks("/new-rows"),
@@ -182,13 +182,13 @@ def test_completed_new_rows_task_and_webhook_match_the_seed(api: Api) -> None:
     assert response.json()["completedAt"] == record.payload()["completedAt"]
 
 
-def test_task_not_found_matches_the_seed(api: Api) -> None:
+def test_task_not_found_matches_the_reference(api: Api) -> None:
     response = api.call("GET", api.tasks("/task_invalid-id"))
     assert 404 == response.status
     assert EXAMPLES["Get Task Status: Task Not Found Error"] == response.json()
 
 
-def test_cancel_and_cannot_cancel_match_the_seed(api: Api) -> None:
+def test_cancel_and_cannot_cancel_match_the_reference(api: Api) -> None:
     task_id = api.call("POST", api.tasks("/new-rows"), {"rowCount": 5}).json()["taskId"]
     api.clock.advance(300)
     response = api.call("DELETE", api.tasks(f"/{task_id}"))

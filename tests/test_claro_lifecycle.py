@@ -1,5 +1,5 @@
 """The Claro task lifecycle: every state x every event, and a stateful run against a
-naive model (STYLE.md rule 10 a and b)."""
+naive model (exhaustive table, then stateful against a naive model)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class Progress:
 DONE = Progress(5, 5)
 HALF = Progress(2, 5)
 
-# Written from the seed and DESIGN.md, independently of the lifecycle table.
+# Written from the Claro reference and docs/claro.md, independently of the lifecycle table.
 EXPECTED: dict[tuple[ClaroStatus, ClaroEvent], ClaroStatus] = {
     (Q, START): P,
     (Q, FAIL): F,

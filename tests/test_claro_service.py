@@ -1,5 +1,5 @@
 """The Claro service by example: the rules the state machine cannot show plainly
-(order of checks, idempotency, tenancy, lease expiry, outcomes, webhooks; DESIGN.md,
+(order of checks, idempotency, tenancy, lease expiry, outcomes, webhooks; docs/claro.md,
 "The lock manager" and the Claro decisions)."""
 
 from __future__ import annotations

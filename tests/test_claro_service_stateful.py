@@ -1,5 +1,5 @@
 """The Claro service against its naive model (taskcore.testing.claro), on every store
-(STYLE.md rule 10 b)."""
+(stateful, against a naive model)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one door to ``transitions`` (STYLE.md rule 3).
+"""The one door to ``transitions`` (no other module imports it).
 
 Nothing else in taskcore imports ``transitions``.  For each lifecycle this module builds
 exactly one ``transitions.Machine`` (``auto_transitions=False``, no model), shared by every

@@ -1,4 +1,4 @@
-"""Documentation generated from code (STYLE.md rule 11).
+"""Documentation generated from code (a test fails when the committed docs drift).
 
 Every lifecycle's Markdown page (transition table, allowed events per state, Mermaid
 diagram) and the error catalogue are rendered from the same tables the engine runs.

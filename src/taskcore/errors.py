@@ -4,14 +4,14 @@ One root, :class:`TaskcoreError`.  Each concrete error has
 
 - a stable ``code`` (the API's own code where the API documents one, such as Claro's
   ``DATASET_LOCKED``; otherwise taskcore's, such as ``VALIDATION_ERROR``),
-- an HTTP ``status`` (Claro documents none; ours are in DESIGN.md, "Decisions"),
+- an HTTP ``status`` (Claro documents none; ours are in docs/claro.md),
 - a short ``title`` (the ``"error"`` field of Claro's error body),
 - the offending values as attributes (``active_task_id``, ``current_status``, ...),
-- ``details``: those values as the wire shows them (camelCase keys, as in the seeds),
+- ``details``: those values as the wire shows them (camelCase keys, as in the vendors' examples),
 - an exact, human ``str()``.
 
 :data:`CATALOGUE` maps every code to its class; ``docs/errors.md`` is generated from it.
-Raising any of these errors leaves every task, lock and store as it was (STYLE.md rule 4).
+Raising any of these errors leaves every task, lock and store as it was.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class TaskcoreError(Exception):
         """The error's values as the wire shows them (camelCase keys).
 
         Built from :attr:`wire_details`; a value that is ``None`` or empty is left out,
-        as the seeds leave out fields that have no value.  Tuples become lists.
+        as the vendors' examples leave out fields that have no value.  Tuples become lists.
         """
         details: dict[str, Any] = {"message": self.message} if self.wire_message else {}
         for key, attribute in self.wire_details:
@@ -283,7 +283,7 @@ class TaskNotCancellable(IllegalTransition):
     wire_details = (("currentStatus", "state"),)
 
     def _default_message(self) -> str:
-        # DESIGN.md: the seed's message for completed/failed, ours for cancelled.
+        # The Claro reference's message for completed/failed; ours for cancelled (docs/claro.md).
         if self.state == "cancelled":
             return "Task is already cancelled"
         return "Task is already completed or failed"
@@ -360,7 +360,7 @@ class DatasetLocked(TaskcoreError):
         self.dataset_id = dataset_id
         self.active_task_id = active_task_id
         self.expires_at = expires_at
-        # The seed's exact details.message.
+        # The Claro reference's exact details.message.
         super().__init__("Dataset is currently being processed by another task")
 
     def __str__(self) -> str:
@@ -387,7 +387,7 @@ class InvalidSelection(TaskcoreError, ValueError):
         "Cannot combine cellIds with rowIds or columnIds. Use either cellIds alone, "
         "or rowIds/columnIds, or no IDs to process all empty cells"
     )
-    """The seed's exact message for ``cellIds`` combined with rows or columns."""
+    """The Claro reference's exact message for ``cellIds`` combined with rows or columns."""
 
     def __init__(
         self,

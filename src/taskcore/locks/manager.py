@@ -4,7 +4,7 @@ Every operation comes two ways:
 
 - ``*_in(unit, ...)`` works inside the caller's unit of work, so a service commits "task
   created" with "lease granted", or "task ended" with "lease released", as one
-  transaction (DESIGN.md, "The lock manager"); a refusal raises before anything is
+  transaction (docs/locks.md); a refusal raises before anything is
   written, and the caller's unit rolls back whatever else it did;
 - the plain method opens a unit of its own for that one operation.
 
