@@ -1,4 +1,5 @@
-"""Claro bulk selection: parsing, the Claro reference's examples, and the resolver against brute force."""
+"""Claro bulk selection: parsing, the Claro reference's examples, and the resolver
+against brute force."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from taskcore.claro import selection as selection_module
 from taskcore.errors import InvalidSelection, ValidationError
 from taskcore.testing.selection import brute_force_targets
 
-# --- a small worked grid with the Claro reference's ids ----------------------------------------------
+# --- a small worked grid with the Claro reference's ids ---------------------------------
 
 ROWS = ["row_1", "row_2", "row_3"]
 COLUMNS = ["col_product_name", "col_name", "col_category"]

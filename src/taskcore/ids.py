@@ -1,6 +1,7 @@
 """The id-factory port: where taskcore gets new ids.
 
-Claro's task ids look like ``task_550e8400-e29b-41d4-a716-446655440000`` (Claro API reference, "Tasks").
+Claro's task ids look like ``task_550e8400-e29b-41d4-a716-446655440000`` (Claro API
+reference, "Tasks").
 :class:`UuidIds` makes those from :func:`uuid.uuid4`; :class:`SeededIds` makes ids of the
 same shape from a seeded generator, so a test or a demo replays exactly.
 """
