@@ -43,6 +43,7 @@ from taskcore.errors import (
 )
 from taskcore.http import Request
 from taskcore.ids import SeededIds
+from taskcore.quota import WindowQuota
 from taskcore.store import MemoryStore, SqliteStore, Store
 
 A, B = "acct_a", "acct_b"
@@ -533,3 +534,138 @@ def test_a_busy_database_is_a_503_with_retry_after_on_reads_and_writes(tmp_path:
             holder.close()
         assert before == snapshot(service)
         assert ClaroStatus.QUEUED == service.get(A, "ds", task.task_id).status
+
+
+# --- found by probing the hardened slice ---------------------------------------------------
+
+
+def test_new_rows_tasks_whose_ids_share_a_prefix_create_distinct_rows(
+    open_store: Callable[..., Store],
+) -> None:
+    counter = iter(range(1, 100))
+    service = ClaroTasks(open_store(), ids=lambda: f"task_{next(counter):012d}", lease_ttl=60)
+    service.create_dataset(A, Grid(["r1"], ["c1"]), dataset_id="ds")
+    for _ in range(2):
+        task = service.create_new_rows(A, "ds", {"rowCount": 1})
+        token = service.start(task.task_id).lease_token
+        service.record_rows(task.task_id, [RowOutcome(0)], token=token)
+        assert ClaroStatus.COMPLETED == service.complete(task.task_id, token=token).status
+    assert 3 == service.dataset(A, "ds").row_count
+    clock_of(service).advance(61)
+    assert [] == service.outbox()
+
+
+def test_a_task_id_whose_rows_already_exist_is_drawn_again(
+    open_store: Callable[..., Store],
+) -> None:
+    ids = iter(["task_x", "task_y"])
+    service = ClaroTasks(open_store(), ids=lambda: next(ids))
+    service.create_dataset(A, Grid(["r1", "row_x_00000"], ["c1"]), dataset_id="ds")
+    task = service.create_new_rows(A, "ds", {"rowCount": 1})
+    assert ("task_y", ["row_y_00000"]) == (
+        task.task_id,
+        [t.row_id for t in service.targets(task.task_id)],
+    )
+
+
+def test_a_pruned_tasks_id_is_not_reused_while_its_notification_is_kept(
+    open_store: Callable[..., Store],
+) -> None:
+    def open_service() -> ClaroTasks:
+        return ClaroTasks(open_store(), ids=SeededIds(0), task_retention=60)
+
+    service = open_service()
+    for account in (A, B):
+        service.create_dataset(account, Grid(["r1"], ["c1"]), dataset_id="ds")
+        service.register_webhook(account, f"https://{account}.example/h", "s", webhook_id="wh")
+
+    def run(service: ClaroTasks, account: str) -> str:
+        task = service.create_bulk(account, "ds", {"webhookId": "wh"})
+        token = service.start(task.task_id).lease_token
+        service.record(task.task_id, token=token, succeeded=[0])
+        service.complete(task.task_id, token=token)
+        return task.task_id
+
+    first = run(service, A)
+    clock_of(service).advance(120)
+    service.prune()
+    second = run(open_service(), B)  # a restart: the seeded ids repeat
+    assert first != second
+    urls = {r.task_id: r.url for r in service.outbox()}
+    assert {first: "https://acct_a.example/h", second: "https://acct_b.example/h"} == urls
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "field"),
+    [
+        ("https://a.example/h", "\ud800", "secret"),
+        ("https://a.example/h", "", "secret"),
+        ("https://a.example/\n", "s", "url"),
+        ("ftp://a.example/h", "s", "url"),
+        ("", "s", "url"),
+    ],
+)
+def test_a_webhook_that_could_not_be_signed_or_sent_is_refused(
+    url: str, secret: str, field: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ClaroTasks().register_webhook(A, url, secret)
+    assert field == caught.value.field
+
+
+@pytest.mark.parametrize("signature", [b"sha256=00", None, 5])
+def test_verify_signature_is_false_for_a_signature_that_is_not_text(signature: object) -> None:
+    assert not verify_signature("s", b"{}", signature)
+
+
+@pytest.mark.parametrize("dataset_id", ["", "a/b", ".", "..", "x\n", "\ud800", "d" * 256])
+def test_a_dataset_id_no_path_could_name_is_refused(dataset_id: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ClaroTasks().create_dataset(A, Grid(), dataset_id=dataset_id)
+    assert "datasetId" == caught.value.field
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"lease_ttl": 1e12},
+        {"lease_ttl": float("inf")},
+        {"quota": None, "idempotency_retention": 1e15},
+        {"task_retention": -5},
+        {"delivered_retention": 0},
+        {"delivered_retention": float("nan")},
+    ],
+)
+def test_settings_that_would_overflow_the_calendar_are_refused_at_once(
+    settings: dict[str, Any],
+) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        ClaroTasks(**settings)
+
+
+def test_a_quota_window_that_would_overflow_the_calendar_is_refused() -> None:
+    with pytest.raises(ValueError, match="at most"):
+        WindowQuota(1, 1e15)
+
+
+def test_prune_drops_at_most_its_limit(open_store: Callable[..., Store]) -> None:
+    service = ClaroTasks(open_store(), task_retention=10, idempotency_retention=10)
+    for n in range(3):
+        service.create_dataset(A, Grid(["r"], ["c"]), dataset_id=f"d{n}")
+        task = service.create_new_rows(A, f"d{n}", {"rowCount": 1}, idempotency_key=f"k{n}")
+        service.fail(task.task_id, token=task.lease_token)
+    clock_of(service).advance(11)
+    assert [1, 1, 1, 1, 1, 1, 0] == [service.prune(1) for _ in range(7)]
+
+
+def test_an_unknown_failed_column_names_the_argument(open_store: Callable[..., Store]) -> None:
+    service = ClaroTasks(open_store())
+    service.create_dataset(A, Grid(["r"], ["c"]), dataset_id="ds")
+    task = service.create_new_rows(A, "ds", {"rowCount": 1})
+    token = service.start(task.task_id).lease_token
+    error = refused(
+        service,
+        ValidationError,
+        lambda: service.record_rows(task.task_id, [RowOutcome(0, {"nope"})], token=token),
+    )
+    assert "failed_columns" == error.field

@@ -164,3 +164,16 @@ def test_help_is_plain_text_that_names_every_command() -> None:
         assert expected in result.stdout
     for internal in ("``", ":mod:", "DESIGN", "STYLE", "seed", "issue", "edge"):
         assert internal not in result.stdout
+
+
+def test_demo_piped_into_a_reader_that_stops_early_ends_quietly() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "taskcore", "demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as demo:
+        assert demo.stdout is not None
+        assert demo.stderr is not None
+        demo.stdout.close()  # like `taskcore demo | head -0`: the reader is gone
+        error = demo.stderr.read()
+        assert (0, b"") == (demo.wait(timeout=60), error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -159,6 +160,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """
     out = out or sys.stdout
     args = _parser().parse_args(argv)
-    if args.command == "demo":
-        return _demo(out)
-    return _docs(args.root, args.check, out)
+    try:
+        status = _demo(out) if args.command == "demo" else _docs(args.root, args.check, out)
+        out.flush()  # inside the try: a reader that left makes this fail too
+        return status
+    except BrokenPipeError:
+        # The reader went away (``taskcore demo | head``): not an error.  Point standard
+        # output at /dev/null so the interpreter's final flush does not fail again.
+        if out is sys.stdout:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 0

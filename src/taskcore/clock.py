@@ -8,19 +8,46 @@ Every instant is a timezone-aware UTC :class:`~datetime.datetime`.
 
 from __future__ import annotations
 
+import math
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "MAX_SPAN",
     "Clock",
     "ManualClock",
     "SystemClock",
+    "as_span",
     "format_instant",
     "format_wire_instant",
     "parse_instant",
     "whole_second",
 ]
+
+MAX_SPAN = timedelta(days=3650)
+"""The longest duration taskcore accepts for a setting (lease, retention, quota window):
+ten years keeps every instant it computes far from the end of the calendar."""
+
+
+def as_span(value: timedelta | float, name: str) -> timedelta:
+    """A setting's duration, given as a ``timedelta`` or as seconds.
+
+    Raises:
+        ValueError: not positive, not finite, or longer than :data:`MAX_SPAN` (``name``
+            says which setting).
+        TypeError: neither a ``timedelta`` nor a number (bool is not one).
+    """
+    if isinstance(value, bool) or not isinstance(value, timedelta | int | float):
+        raise TypeError(f"{name} must be a timedelta or seconds, not {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, not {value}")
+    if not isinstance(value, timedelta) and abs(value) > MAX_SPAN.total_seconds():
+        raise ValueError(f"{name} must be at most {MAX_SPAN.days} days, not {value} seconds")
+    span = value if isinstance(value, timedelta) else timedelta(seconds=value)
+    if not timedelta(0) < span <= MAX_SPAN:
+        raise ValueError(f"{name} must be positive and at most {MAX_SPAN.days} days, not {span}")
+    return span
 
 
 @runtime_checkable

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
+from taskcore.clock import as_span
 from taskcore.errors import QuotaExceeded
 from taskcore.store.port import Unit
 
@@ -80,11 +81,13 @@ class WindowQuota:
     TABLE = "quota.gcra"
 
     def __init__(self, limit: int, window_seconds: float) -> None:
-        window_us = round(window_seconds * 1_000_000) if window_seconds > 0 else 0
-        if limit < 1 or window_us < 1:
-            raise ValueError(
-                "a quota needs limit >= 1 and window_seconds > 0 (at least a microsecond)"
-            )
+        refusal = "a quota needs limit >= 1 and window_seconds > 0 (at least a microsecond)"
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(refusal)
+        if not window_seconds > 0 or window_seconds * 1_000_000 < 0.5:
+            raise ValueError(refusal)
+        as_span(window_seconds, "a quota's window_seconds")  # finite, at most MAX_SPAN
+        window_us = round(window_seconds * 1_000_000)
         self.limit = limit
         self.window_seconds = window_seconds
         self._window_us = window_us

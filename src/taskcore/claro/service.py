@@ -36,6 +36,7 @@ key answers here) -> webhook exists -> dataset unlocked -> quota.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -52,7 +53,7 @@ from taskcore.claro.selection import Selection
 from taskcore.claro.task import Category, ClaroTask, TaskType
 from taskcore.claro.webhooks import OutboxRecord, Webhook, sign
 from taskcore.claro.wire import parse_bulk, parse_new_rows, status_response, webhook_payload
-from taskcore.clock import format_instant
+from taskcore.clock import as_span, format_instant
 from taskcore.errors import (
     DatasetLocked,
     DatasetNotFound,
@@ -102,6 +103,10 @@ _DRAWS: Final = 8
 """How many ids a create draws before it gives up (:class:`IdCollision`)."""
 _PRUNE_BATCH: Final = 8
 """How many expired records each create or delivery prunes on the side."""
+MAX_ID_LENGTH: Final = 255
+"""The longest dataset or webhook id a caller may choose."""
+_UNFIT_TEXT: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNFIT_ID: Final = re.compile("[/\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 T = TypeVar("T")
 
@@ -138,6 +143,11 @@ def _need(unit: Unit, table: str, key: str) -> Any:
     return value
 
 
+def _row_id(task_id: str, index: int) -> str:
+    """The id of the ``index``-th row a new-rows task creates: unique per task id."""
+    return f"row_{task_id.removeprefix('task_')}_{index:05d}"
+
+
 def _token(token: object) -> int:
     """A fencing token as given by a worker: an integer (bool is not one)."""
     if isinstance(token, bool) or not isinstance(token, int):
@@ -145,8 +155,32 @@ def _token(token: object) -> int:
     return token
 
 
-def _timedelta(value: timedelta | float) -> timedelta:
-    return value if isinstance(value, timedelta) else timedelta(seconds=value)
+def _check_id(value: object, field: str) -> str:
+    """An id a caller chose: one path segment a client can name (docs/claro.md)."""
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= MAX_ID_LENGTH
+        or value in (".", "..")
+        or _UNFIT_ID.search(value)
+    ):
+        raise ValidationError(
+            f"{field} must be 1 to {MAX_ID_LENGTH} characters, without '/', control "
+            "characters or lone surrogates, and not '.' or '..'",
+            field=field,
+        )
+    return value
+
+
+def _check_text(value: object, field: str, limit: int) -> str:
+    """A setting's text: non-empty, at most ``limit`` characters, encodable as UTF-8,
+    no control characters."""
+    if not isinstance(value, str) or not 0 < len(value) <= limit or _UNFIT_TEXT.search(value):
+        raise ValidationError(
+            f"{field} must be 1 to {limit} characters without control characters or lone "
+            "surrogates",
+            field=field,
+        )
+    return value
 
 
 class ClaroTasks:
@@ -187,9 +221,13 @@ class ClaroTasks:
         self.quota: Quota = Unlimited() if quota is None else quota
         self.estimator: Estimator = RateEstimator() if estimator is None else estimator
         self.locks = LockManager(self.store, lease_ttl)
-        self.idempotency = IdempotencyKeys(IDEMPOTENCY, _timedelta(idempotency_retention))
-        self.delivered_retention = _timedelta(delivered_retention)
-        self.task_retention = None if task_retention is None else _timedelta(task_retention)
+        self.idempotency = IdempotencyKeys(
+            IDEMPOTENCY, as_span(idempotency_retention, "idempotency_retention")
+        )
+        self.delivered_retention = as_span(delivered_retention, "delivered_retention")
+        self.task_retention = (
+            None if task_retention is None else as_span(task_retention, "task_retention")
+        )
         self._expiry = ExpiryIndex(RETENTION)
         self._grids: BoundedCache[str, tuple[str, Grid]] = BoundedCache(cache_size)
         self._recorded: BoundedCache[str, RecordedTargets] = BoundedCache(cache_size)
@@ -224,7 +262,7 @@ class ClaroTasks:
                     lambda: UuidIds("")(),
                     lambda i: unit.get(DATASETS, composite_key(account_id, i)) is None,
                 )
-            elif unit.get(DATASETS, composite_key(account_id, dataset_id)) is not None:
+            elif unit.get(DATASETS, composite_key(account_id, _check_id(dataset_id, "datasetId"))):
                 raise ValidationError(f"Dataset {dataset_id} already exists", field="datasetId")
             self._put_grid(unit, composite_key(account_id, dataset_id), category, dump)
         return dataset_id
@@ -311,9 +349,12 @@ class ClaroTasks:
             ValidationError: ``url`` or ``secret`` is not a non-empty string.
             IdCollision: fresh ids kept colliding.  Nothing changed.
         """
-        for field, value in (("url", url), ("secret", secret)):
-            if not isinstance(value, str) or not value:
-                raise ValidationError(f"{field} must be a non-empty string", field=field)
+        _check_text(url, "url", 2048)
+        if not url.startswith(("https://", "http://")):
+            raise ValidationError("url must be an http:// or https:// URL", field="url")
+        _check_text(secret, "secret", 1024)
+        if webhook_id is not None:
+            _check_text(webhook_id, "webhookId", MAX_ID_LENGTH)
         with self.store.unit() as unit:
             if webhook_id is None:
                 webhook_id = self._draw(
@@ -327,7 +368,7 @@ class ClaroTasks:
 
     def outbox(self, *, pending_only: bool = True) -> list[OutboxRecord]:
         """Webhook notifications to deliver (and, with ``pending_only=False``, the
-        delivered ones still retained), oldest task id first.
+        delivered ones still retained), sorted by task id.
 
         First settles every task whose lease lapsed (:meth:`settle_expired`), so a
         delivery worker that polls the outbox also sends their ``failed`` notifications.
@@ -384,7 +425,7 @@ class ClaroTasks:
 
     def _prune(self, unit: Unit, limit: int) -> int:
         due = self.idempotency.prune(unit, limit)
-        for ref in self._expiry.pop_due(unit, limit):
+        for ref in self._expiry.pop_due(unit, limit - due) if due < limit else ():
             kind, _, task_id = ref.partition("|")
             if kind == "delivered":
                 unit.delete(DELIVERED, task_id)
@@ -469,7 +510,10 @@ class ClaroTasks:
                 total = selection.resolve(self._grid(unit, key)).count
             if webhook_id is not None:
                 self._webhook(unit, account_id, webhook_id)
-            task_id = self._draw("task", self.ids, lambda i: unit.get(TASKS, i) is None)
+            grid = self._grid(unit, key) if selection is None else None
+            task_id = self._draw(
+                "task", self.ids, lambda i: self._task_id_free(unit, i, grid, total)
+            )
             grant = self._acquire(unit, key, dataset_id, task_id)
             self.quota.charge(unit, account_id)
             task_type = TaskType.NEW_ROWS if selection is None else TaskType.BULK_PROCESSING
@@ -682,7 +726,9 @@ class ClaroTasks:
             columns = self._grid(unit, self._resource(task)).column_ids
             unknown = sorted({c for r in rows for c in r.failed_columns} - set(columns))
             if unknown:
-                raise ValidationError(f"Unknown column(s): {', '.join(unknown)}", field="failed")
+                raise ValidationError(
+                    f"Unknown column(s): {', '.join(unknown)}", field="failed_columns"
+                )
             failed = sum(len(r.failed_columns) for r in rows)
             self.locks.renew_in(unit, self._resource(task), task.lease_token)
             unit.put(BATCHES, composite_key(task_id, str(task.batches)),
@@ -895,7 +941,15 @@ class ClaroTasks:
             recorded.batches = task.batches
 
     def _new_row_id(self, task: ClaroTask, index: int) -> str:
-        return f"row_{task.task_id.removeprefix('task_')[:8]}_{index:05d}"
+        return _row_id(task.task_id, index)
+
+    def _task_id_free(self, unit: Unit, task_id: str, grid: Grid | None, rows: int) -> bool:
+        """Whether ``task_id`` names nothing: no task, no notification (pending or
+        delivered, which outlive a pruned task), and, for a new-rows task (``grid``),
+        none of the rows it would create."""
+        if any(unit.get(table, task_id) is not None for table in (TASKS, OUTBOX, DELIVERED)):
+            return False
+        return grid is None or not any(grid.has_row(_row_id(task_id, i)) for i in range(rows))
 
     def _resource(self, task: ClaroTask) -> str:
         """The lock resource (and store key) of the task's dataset."""

@@ -50,19 +50,21 @@ def sign(secret: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def verify_signature(secret: str, body: bytes, signature: str) -> bool:
+def verify_signature(secret: str, body: bytes, signature: object) -> bool:
     """Whether ``signature`` is :func:`sign` of ``body`` (constant-time comparison).
 
     Args:
         secret: the webhook's secret.
         body: the exact body bytes received.
         signature: the ``X-Taskcore-Signature`` header's raw text, whatever it holds
-            (empty, non-ASCII, a lone surrogate, huge): anything but the signature is
-            simply ``False``, never an error.
+            (empty, non-ASCII, a lone surrogate, huge, or not text at all): anything but
+            the signature is simply ``False``, never an error.
 
     Returns:
         ``True`` only when ``signature`` is exactly ``sign(secret, body)``.
     """
+    if not isinstance(signature, str):  # bytes, None: a caller's slip, still no error
+        return False
     expected = sign(secret, body).encode("ascii")
     given = signature.encode("utf-8", "surrogatepass")  # any str has bytes; bytes compare
     return hmac.compare_digest(expected, given)

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Final
 
-from taskcore.clock import format_instant
+from taskcore.clock import as_span, format_instant
 from taskcore.errors import DatasetLocked
 from taskcore.locks.lease import (
     EPOCH,
@@ -49,10 +49,7 @@ DEFAULT_TTL: Final = timedelta(minutes=5)
 
 
 def _as_ttl(ttl: timedelta | float) -> timedelta:
-    span = ttl if isinstance(ttl, timedelta) else timedelta(seconds=ttl)
-    if span <= timedelta(0):
-        raise ValueError(f"a lease's ttl must be positive, not {span}")
-    return span
+    return as_span(ttl, "a lease's ttl")
 
 
 class LockManager:

@@ -709,7 +709,7 @@ class ClaroServiceMachine(RuleBasedStateMachine):
         refusal = self._record_refusal(task, indices)
         unknown = {c for i, failed in pairs if task.type == "new_rows" for c in failed}
         if refusal is None and unknown - set(task.columns):
-            refusal = Refusal(ValidationError, {"field": "failed"})
+            refusal = Refusal(ValidationError, {"field": "failed_columns"})
         if refusal is not None:
             self._refused(refusal, call)
             return
