@@ -20,7 +20,7 @@ from typing import Any, Final, Self
 
 from taskcore.clock import Clock, SystemClock
 from taskcore.errors import StoreBusy
-from taskcore.store.port import check_scan_limit
+from taskcore.store.port import ClosesOnExit, RefusesWrites, check_scan_limit
 
 __all__ = ["MemoryStore"]
 
@@ -28,7 +28,7 @@ _MISSING: Final = object()
 """Undo-log marker: the key had no value before the unit wrote it."""
 
 
-class MemoryStore:
+class MemoryStore(ClosesOnExit):
     """A :class:`~taskcore.store.Store` in process memory (mutable, thread-safe).
 
     A context manager: ``with MemoryStore() as store:`` closes it at the end.
@@ -81,17 +81,6 @@ class MemoryStore:
         with self._lock:
             self._closed = True
             self._tables = {}
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class _MemoryUnit:
@@ -202,23 +191,7 @@ class _MemoryUnit:
         return iter([(key, rows[key]) for key in chosen])
 
 
-class _MemoryReadUnit(_MemoryUnit):
+class _MemoryReadUnit(RefusesWrites, _MemoryUnit):
     """A read unit of a :class:`MemoryStore`: a write unit that refuses to write."""
 
     __slots__ = ()
-
-    def put(self, table: str, key: str, value: Any) -> None:
-        """Refuse: a read unit does not write.
-
-        Raises:
-            RuntimeError: always; nothing changed.
-        """
-        raise RuntimeError(f"a read-only unit cannot put ({table!r}, {key!r})")
-
-    def delete(self, table: str, key: str) -> None:
-        """Refuse: a read unit does not write.
-
-        Raises:
-            RuntimeError: always; nothing changed.
-        """
-        raise RuntimeError(f"a read-only unit cannot delete ({table!r}, {key!r})")

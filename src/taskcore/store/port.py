@@ -148,3 +148,49 @@ def check_scan_limit(limit: int | None) -> None:
     """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise ValueError(f"a scan limit is a whole number >= 0 or None, not {limit!r}")
+
+
+class ClosesOnExit:
+    """Mixin for stores: ``with Store(...) as store:`` closes the store when the block
+    ends (the class provides ``close``)."""
+
+    __slots__ = ()
+
+    def close(self) -> None:  # pragma: no cover - every store defines its own
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        """Return the store itself, to be closed when the ``with`` block ends."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the store."""
+        self.close()
+
+
+class RefusesWrites:
+    """Mixin for read units: ``put`` and ``delete`` raise ``RuntimeError`` (a read unit
+    never writes; nothing changed).  List it before the unit class it refines."""
+
+    __slots__ = ()
+
+    def put(self, table: str, key: str, value: Any) -> None:
+        """Refuse: a read unit does not write.
+
+        Raises:
+            RuntimeError: always; nothing changed.
+        """
+        raise RuntimeError(f"a read-only unit cannot put ({table!r}, {key!r})")
+
+    def delete(self, table: str, key: str) -> None:
+        """Refuse: a read unit does not write.
+
+        Raises:
+            RuntimeError: always; nothing changed.
+        """
+        raise RuntimeError(f"a read-only unit cannot delete ({table!r}, {key!r})")

@@ -39,12 +39,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Literal, NoReturn, Self
+from typing import Any, Literal, NoReturn
 
 from taskcore.clock import Clock, SystemClock
 from taskcore.errors import StoreBusy
-from taskcore.store.port import check_scan_limit
+from taskcore.store.port import ClosesOnExit, RefusesWrites, check_scan_limit
 
 __all__ = ["SqliteStore"]
 
@@ -80,7 +79,7 @@ def _forget_parent_connections() -> None:  # pragma: no cover - coverage stays i
 os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
-class SqliteStore:
+class SqliteStore(ClosesOnExit):
     """A :class:`~taskcore.store.Store` in a SQLite file (mutable, thread- and
     process-safe).  A context manager: ``with SqliteStore(path) as store:`` closes it at
     the end.
@@ -295,17 +294,6 @@ class SqliteStore:
             self._discard(connection)
         _STORES.discard(self)
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 def _rolled_back(connection: sqlite3.Connection) -> bool:
     """Roll back ``connection``'s transaction, if any; whether it may be used again."""
@@ -422,23 +410,7 @@ class _SqliteUnit:
         return iter([(key, json.loads(value)) for key, value in rows])
 
 
-class _SqliteReadUnit(_SqliteUnit):
+class _SqliteReadUnit(RefusesWrites, _SqliteUnit):
     """One read transaction (``BEGIN`` and a first read) of a :class:`SqliteStore`."""
 
     __slots__ = ()
-
-    def put(self, table: str, key: str, value: Any) -> None:
-        """Refuse: a read unit does not write.
-
-        Raises:
-            RuntimeError: always; nothing changed.
-        """
-        raise RuntimeError(f"a read-only unit cannot put ({table!r}, {key!r})")
-
-    def delete(self, table: str, key: str) -> None:
-        """Refuse: a read unit does not write.
-
-        Raises:
-            RuntimeError: always; nothing changed.
-        """
-        raise RuntimeError(f"a read-only unit cannot delete ({table!r}, {key!r})")
