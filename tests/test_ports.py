@@ -287,3 +287,19 @@ def test_scan_is_a_sorted_filter_of_what_the_unit_sees(
                         unit.put("t", key, change)
                         model[key] = change
                 assert expected(model) == list(unit.scan("t", start=start, stop=stop, limit=limit))
+
+            # A unit that scans, changes and then raises leaves the scan as it was.
+            def change_then_fail() -> None:
+                with store.unit() as unit:
+                    list(unit.scan("t"))
+                    for key, change in changes:
+                        if change is None:
+                            unit.put("t", key + "x", 0)
+                        else:
+                            unit.delete("t", key)
+                    raise LookupError
+
+            with pytest.raises(LookupError):
+                change_then_fail()
+            with store.unit(readonly=True) as unit:
+                assert expected(model) == list(unit.scan("t", start=start, stop=stop, limit=limit))

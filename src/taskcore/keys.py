@@ -10,6 +10,7 @@ parts never share.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 __all__ = ["composite_key"]
 
@@ -26,4 +27,9 @@ def composite_key(*parts: str) -> str:
     for part in parts:
         if not isinstance(part, str):
             raise TypeError(f"key parts must be str, not {type(part).__name__}")
+    return _encode(parts)
+
+
+@lru_cache(maxsize=4096)  # bounded: the same (account, id) pairs recur on every call
+def _encode(parts: tuple[str, ...]) -> str:
     return json.dumps(parts, separators=(",", ":"))

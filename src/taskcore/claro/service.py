@@ -39,7 +39,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -103,6 +103,8 @@ _DRAWS: Final = 8
 """How many ids a create draws before it gives up (:class:`IdCollision`)."""
 _PRUNE_BATCH: Final = 8
 """How many expired records each create or delivery prunes on the side."""
+_QUIET: Final = timedelta(seconds=1)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_ID_LENGTH: Final = 255
 """The longest dataset or webhook id a caller may choose."""
 _UNFIT_TEXT: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -229,6 +231,7 @@ class ClaroTasks:
             None if task_retention is None else as_span(task_retention, "task_retention")
         )
         self._expiry = ExpiryIndex(RETENTION)
+        self._quiet_until = _EPOCH  # see _prune_on_the_side
         self._grids: BoundedCache[str, tuple[str, Grid]] = BoundedCache(cache_size)
         self._recorded: BoundedCache[str, RecordedTargets] = BoundedCache(cache_size)
 
@@ -402,7 +405,7 @@ class ClaroTasks:
             unit.delete(OUTBOX, task_id)
             unit.put(DELIVERED, task_id, record.to_doc())
             self._expiry.add(unit, unit.now + self.delivered_retention, f"delivered|{task_id}")
-            self._prune(unit, _PRUNE_BATCH)
+            self._prune_on_the_side(unit)
 
     def _addressed(self, unit: Unit, task_id: str, doc: Any) -> OutboxRecord:
         """A pending notification, addressed and signed with its webhook as it is now."""
@@ -422,6 +425,18 @@ class ClaroTasks:
         """
         with self.store.unit() as unit:
             return self._prune(unit, limit)
+
+    def _prune_on_the_side(self, unit: Unit) -> None:
+        """Prune a few expired records inside a create or a delivery.
+
+        Each pass drops up to 8, more than a create or delivery adds, so a backlog
+        drains; once a pass finds nothing due, the next one waits a second of store
+        time, so a quiet service does not scan on every call.
+        """
+        if unit.now < self._quiet_until:
+            return
+        due = self._prune(unit, _PRUNE_BATCH)
+        self._quiet_until = unit.now + _QUIET if due == 0 else _EPOCH
 
     def _prune(self, unit: Unit, limit: int) -> int:
         due = self.idempotency.prune(unit, limit)
@@ -538,10 +553,10 @@ class ClaroTasks:
             unit.put(TASKS, task_id, doc)
             unit.put(ACTIVE, task_id, key)
             if selection is not None:
-                unit.put(SELECTIONS, task_id, selection.to_wire())
+                unit.put(SELECTIONS, task_id, canonical["selection"])
             if idempotency_key is not None:
                 self.idempotency.remember(unit, [account_id], idempotency_key, print_, task_id, doc)
-            self._prune(unit, _PRUNE_BATCH)
+            self._prune_on_the_side(unit)
             return task
 
     def get(self, account_id: str, dataset_id: str, task_id: str) -> ClaroTask:
@@ -947,9 +962,14 @@ class ClaroTasks:
         """Whether ``task_id`` names nothing: no task, no notification (pending or
         delivered, which outlive a pruned task), and, for a new-rows task (``grid``),
         none of the rows it would create."""
-        if any(unit.get(table, task_id) is not None for table in (TASKS, OUTBOX, DELIVERED)):
-            return False
-        return grid is None or not any(grid.has_row(_row_id(task_id, i)) for i in range(rows))
+        taken = (
+            unit.get(TASKS, task_id) is not None
+            or unit.get(OUTBOX, task_id) is not None
+            or unit.get(DELIVERED, task_id) is not None
+        )
+        if taken or grid is None:
+            return not taken
+        return not any(grid.has_row(_row_id(task_id, i)) for i in range(rows))
 
     def _resource(self, task: ClaroTask) -> str:
         """The lock resource (and store key) of the task's dataset."""
