@@ -1,8 +1,13 @@
 """Claro service budgets (issue 5), on a 10,000 x 100 grid (30% empty), both stores.
 
 - ``claro.create_bulk.<mode>``: creating a bulk task (parse, resolve the count, take the
-  lease, write the task: one unit of work) at most 2x resolving the same selection's
-  count alone (``Selection.from_wire(body).resolve(grid).count``).
+  lease, write the task: one unit of work) at most 2.5x resolving the same selection's
+  count alone (``Selection.from_wire(body).resolve(grid).count``).  The limit was 2x
+  until the hardening made every create also check its id against three tables, keep an
+  active-task row and the selection apart, and give retention a pass: about 3.5 us more
+  per create (18 -> 21.5 us for ``all_empty``), which only shows in the modes whose count
+  is itself a few microseconds (``all_empty``, ``column_ids``: 1.9-2.2x; the others stay
+  below 1x).
 - ``claro.record``: recording 1,000,000 cell outcomes in batches of 1,000 at most 3x a
   bare loop that updates the same counters.
 - ``claro.million_cell_ids.<store>.get`` / ``.record``: on a bulk task that names all
@@ -166,7 +171,7 @@ def run(report: Report) -> None:
                 ours = timed_creates(service, dataset, body, 15)
                 ratio = report.ratio(f"claro.create_bulk.{mode}", mode, ours, baseline)
                 if store_name == "memory":
-                    report.budget(Budget(f"claro.create_bulk.{mode}", ratio, 2.0))
+                    report.budget(Budget(f"claro.create_bulk.{mode}", ratio, 2.5))
             bare = median_seconds(bare_counters, repeat=3)
             ours = time_recording(service, dataset, 3 if store_name == "memory" else 1)
             report.say(
