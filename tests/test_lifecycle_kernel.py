@@ -155,6 +155,9 @@ def fire_cases(draw: st.DrawFn) -> tuple[Lifecycle[Any, Any, Any], Any, Any, dic
     state = draw(st.sampled_from(lifecycle.states))
     event = draw(st.sampled_from(lifecycle.events))
     outcomes = {g.name: draw(st.booleans()) for g in lifecycle.guards()}
+    for exclusive in _EXCLUSIVE:  # at most one of them can hold: keep the first that does
+        held = [name for name in exclusive if outcomes.get(name)]
+        outcomes.update(dict.fromkeys(held[1:], False))
     return lifecycle, state, event, outcomes
 
 
@@ -164,12 +167,19 @@ _WITNESSES: dict[str, dict[bool, dict[str, Any]]] = {
     "has_power": {True: {"power": True}, False: {"power": False}},
     "is_fragile": {True: {"fragile": True}, False: {"fragile": False}},
     "all_recorded": {True: {"completed": 3, "total": 3}, False: {"completed": 2, "total": 3}},
+    # Chunkr's two guards read one key, a re-run's origin: at most one holds at a time.
+    "rerun_of_succeeded": {True: {"rerun_of": "Succeeded"}, False: {}},
+    "rerun_of_failed": {True: {"rerun_of": "Failed"}, False: {}},
 }
+# What a context holds before the witnesses are merged in (a guard's False may be "unset").
+_BASE: dict[str, Any] = {"rerun_of": None}
+# Guards that cannot hold together (they read the same key).
+_EXCLUSIVE: tuple[tuple[str, ...], ...] = (("rerun_of_succeeded", "rerun_of_failed"),)
 
 
 def _context(lifecycle: Lifecycle[Any, Any, Any], outcomes: dict[str, bool]) -> SimpleNamespace:
     """A context under which each guard answers ``outcomes[guard.name]`` (checked)."""
-    merged: dict[str, Any] = {}
+    merged: dict[str, Any] = dict(_BASE)
     for guard in lifecycle.guards():
         merged.update(_WITNESSES[guard.name][outcomes[guard.name]])
     context = SimpleNamespace(**merged)
