@@ -1,6 +1,7 @@
 """The ``taskcore`` command line; the only module that prints.
 
-``taskcore demo`` walks a Claro bulk task through the HTTP API; ``taskcore docs DIR``
+``taskcore demo`` walks a Claro bulk task, then a Chunkr parse task, through their HTTP
+APIs; ``taskcore docs DIR``
 regenerates the docs from code; ``taskcore docs DIR --check`` exits 1 when the committed
 docs drift; ``taskcore --version`` prints the version.  The text ``--help`` shows is in
 :func:`_parser`, not in this docstring.
@@ -17,6 +18,9 @@ from pathlib import Path
 from typing import TextIO
 
 from taskcore import __version__
+from taskcore.chunkr.http import chunkr_router
+from taskcore.chunkr.service import ChunkrTasks
+from taskcore.chunkr.task import Chunk, Output, Segment
 from taskcore.claro.grid import Grid
 from taskcore.claro.http import claro_router
 from taskcore.claro.service import ClaroTasks
@@ -94,7 +98,56 @@ def _demo(out: TextIO) -> int:
     out.write(
         f"\nEmpty cells left in the dataset: {service.dataset('acme', dataset).empty_count}\n"
     )
+    _demo_chunkr(out)
     return 0
+
+
+def _demo_chunkr(out: TextIO) -> None:
+    """A Chunkr parse task through its HTTP API: parsed, updated, the update cancelled
+    back to the previous state, then deleted."""
+    clock = ManualClock()
+    service = ChunkrTasks(MemoryStore(clock), ids=SeededIds(2024, prefix=""))
+    api = chunkr_router(service, {"YOUR_API_KEY": "acme"}, base_url="https://api.chunkr.ai")
+    auth = {"Authorization": "YOUR_API_KEY", "Content-Type": "application/json"}
+
+    def call(method: str, path: str, body: object = None) -> object:
+        raw = b"" if body is None else json.dumps(body).encode()
+        response = api.handle(Request(method, path, auth, raw))
+        shown = f" {json.dumps(body)}" if body is not None else ""
+        out.write(f"\n$ {method} {path}{shown}\n-> {response.status}\n")
+        if response.headers.get("content-type") != "application/json":
+            out.write(response.body.decode("utf-8") + "\n")
+            return None
+        task = response.json()
+        shown_config = {k: v for k, v in task["configuration"].items() if v is not None}
+        out.write(f"status {task['status']!r}, message {task['message']!r}, "
+                  f"configuration {json.dumps(shown_config)}\n")  # fmt: skip
+        return task
+
+    out.write("\nChunkr: a parse task, updated, the update cancelled, then deleted.\n")
+    created = call(
+        "POST",
+        "/api/v1/task/parse",
+        {
+            "file": "https://example.com/report.pdf",
+            "file_name": "report.pdf",
+            "ocr_strategy": "Auto",
+        },
+    )
+    assert isinstance(created, dict)
+    url = f"/api/v1/task/{created['task_id']}"
+    clock.advance(1)
+    service.start(created["task_id"])
+    clock.advance(4)
+    segment = Segment("seg-1", "Title", "Annual report 2024")
+    service.succeed(created["task_id"], Output([Chunk("chunk-1", [segment])], page_count=1))
+    call("GET", url)
+    call("PATCH", url + "/parse", {"ocr_strategy": "All", "high_resolution": True})
+    call("DELETE", url)  # refused: a queued update is Starting
+    call("GET", url + "/cancel")  # the update is cancelled: back to Succeeded
+    call("GET", url)
+    call("DELETE", url)
+    call("GET", url)
 
 
 def _docs(root: Path, check: bool, out: TextIO) -> int:
