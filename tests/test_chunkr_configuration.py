@@ -164,3 +164,12 @@ def test_bad_configuration_is_refused_naming_the_field(body: Any, field: str) ->
 
 def test_null_is_the_same_as_leaving_a_field_out() -> None:
     assert Configuration() == Configuration.from_wire({"ocr_strategy": None})
+
+
+@given(configurations)
+def test_a_cached_wire_form_is_not_part_of_the_value(configuration: Configuration) -> None:
+    fresh = Configuration.from_wire(configuration.to_wire())
+    assert configuration.to_wire() is configuration.to_wire()  # computed once
+    assert fresh == configuration
+    assert hash(fresh) == hash(configuration)
+    assert "_wire_memo" not in repr(configuration)

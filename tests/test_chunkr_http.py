@@ -14,7 +14,7 @@ from chunkr_ai.models import TaskResponse
 
 from taskcore.chunkr import Chunk, ChunkrTasks, Output, Segment
 from taskcore.chunkr.http import chunkr_router
-from taskcore.chunkr.service import FILES, TASKS
+from taskcore.chunkr.service import FILES, OUTPUTS, TASKS
 from taskcore.clock import ManualClock
 from taskcore.http import MAX_JSON_DEPTH, Request, Response, Router
 from taskcore.ids import SeededIds
@@ -80,7 +80,7 @@ class Api:
 
     def snapshot(self) -> list[Any]:
         with self.service.store.unit(readonly=True) as unit:
-            return list(unit.items(TASKS)) + list(unit.items(FILES))
+            return list(unit.items(TASKS)) + list(unit.items(FILES)) + list(unit.items(OUTPUTS))
 
 
 def refused(api: Api, status: int, text: str, *args: Any, **kwargs: Any) -> None:

@@ -26,7 +26,7 @@ from taskcore.chunkr import (
     TaskNotUpdatable,
     UsageLimitExceeded,
 )
-from taskcore.chunkr.service import FILES, TASKS
+from taskcore.chunkr.service import FILES, OUTPUTS, TASKS
 from taskcore.chunkr.wire import parse_create, parse_update
 from taskcore.clock import ManualClock
 from taskcore.errors import IllegalTransition, TaskcoreError, ValidationError
@@ -88,7 +88,7 @@ def succeeded(service: ChunkrTasks, clock: ManualClock, **config: Any) -> Chunkr
 
 def snapshot(service: ChunkrTasks) -> list[tuple[str, Any]]:
     with service.store.unit(readonly=True) as unit:
-        return list(unit.items(TASKS)) + list(unit.items(FILES))
+        return list(unit.items(TASKS)) + list(unit.items(FILES)) + list(unit.items(OUTPUTS))
 
 
 def refused(service: ChunkrTasks, error: type[TaskcoreError], call: Callable[[], object]) -> Any:
@@ -138,7 +138,8 @@ def test_the_worker_picks_up_succeeds_and_sets_the_timestamps(
     )
     clock.advance(2)
     done = service.succeed(task.task_id, OUTPUT)
-    assert (S.SUCCEEDED, "Task succeeded", OUTPUT) == (done.status, done.message, done.output)
+    assert (S.SUCCEEDED, "Task succeeded") == (done.status, done.message)
+    assert OUTPUT == service.output(ME, task.task_id)
     assert clock.now() == done.finished_at
     assert done.finished_at is not None
     assert done.finished_at.timestamp() + 60 == done.expires_at.timestamp()  # type: ignore[union-attr]
@@ -151,11 +152,8 @@ def test_a_failed_new_task_gets_its_message_and_finish_times(
     service.start(task.task_id)
     clock.advance(1)
     failed = service.fail(task.task_id, "Could not read the PDF")
-    assert (S.FAILED, "Could not read the PDF", None) == (
-        failed.status,
-        failed.message,
-        failed.output,
-    )
+    assert (S.FAILED, "Could not read the PDF") == (failed.status, failed.message)
+    assert None is service.output(ME, task.task_id)
     assert clock.now() == failed.finished_at
 
 
@@ -256,12 +254,12 @@ def test_a_failed_rerun_reverts_and_finishes_now(service: ChunkrTasks, clock: Ma
     service.start(done.task_id)
     clock.advance(5)
     reverted = service.fail(done.task_id, "out of memory")
-    assert (done.status, done.message, done.configuration, done.output) == (
+    assert (done.status, done.message, done.configuration) == (
         reverted.status,
         reverted.message,
         reverted.configuration,
-        reverted.output,
     )
+    assert OUTPUT == service.output(ME, done.task_id)
     assert clock.now() == reverted.finished_at
     assert reverted.started_at is not None
     assert reverted.finished_at is not None
@@ -292,12 +290,12 @@ def test_a_successful_rerun_keeps_the_new_configuration(
     service.start(done.task_id)
     output = Output([Chunk("c2", [Segment("s2", "Title", "new")])])
     again = service.succeed(done.task_id, output)
-    assert (S.SUCCEEDED, queued.configuration, output, None) == (
+    assert (S.SUCCEEDED, queued.configuration, None) == (
         again.status,
         again.configuration,
-        again.output,
         again.previous,
     )
+    assert output == service.output(ME, done.task_id)
 
 
 # -- expiry and purge --------------------------------------------------------------------
@@ -322,14 +320,15 @@ def test_an_expired_task_is_not_found_for_every_operation(
 
 
 def test_the_purge_sweep_drops_expired_tasks_only(service: ChunkrTasks, clock: ManualClock) -> None:
-    short = succeeded(service, clock, expires_in=10)
+    succeeded(service, clock, expires_in=10)
     kept = succeeded(service, clock, expires_in=1000)
     forever = succeeded(service, clock)
     clock.advance(20)
     assert 1 == service.purge()
-    ids = {doc["task_id"] for _, doc in snapshot(service) if isinstance(doc, dict)}
-    assert {kept.task_id, forever.task_id} == ids
-    assert short.task_id not in ids
+    with service.store.unit(readonly=True) as unit:
+        for table in (TASKS, OUTPUTS, FILES):
+            ids = {key for key, _ in unit.items(table)}
+            assert {f'["{kept.task_id}"]', f'["{forever.task_id}"]'} == ids
 
 
 def test_a_stale_expiry_entry_drops_nothing(service: ChunkrTasks, clock: ManualClock) -> None:
@@ -382,3 +381,11 @@ def test_over_the_usage_limit_a_create_is_refused_and_counts_nothing(
 def test_configuration_is_a_value(service: ChunkrTasks) -> None:
     task = create(service, expires_in=5)
     assert Configuration(expires_in=5) == service.get(ME, task.task_id).configuration
+
+
+def test_a_task_read_twice_from_the_memory_store_is_decoded_once(clock: ManualClock) -> None:
+    service = ChunkrTasks(MemoryStore(clock=clock))
+    task = create(service)
+    assert service.get(ME, task.task_id) is service.get(ME, task.task_id)
+    started = service.start(task.task_id)
+    assert started is service.get(ME, task.task_id)  # the written value, not a stale one

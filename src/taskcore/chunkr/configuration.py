@@ -239,12 +239,35 @@ def _enum_list(kind: type[E]) -> Callable[[Any, str], tuple[E, ...]]:
     return parse
 
 
+def _memo_wire(value: Any, build: Callable[[Any], Any]) -> Any:
+    """``build(value)``, computed once per value: values are frozen, so their wire form
+    never changes.  The cache is written with ``object.__setattr__`` (the one write to a
+    frozen value, invisible to its equality and hash); the returned object is shared and
+    must not be changed by the caller."""
+    memo = value._wire_memo
+    if memo is None:
+        memo = build(value)
+        object.__setattr__(value, "_wire_memo", memo)
+    return memo
+
+
+_DATA_FIELDS: dict[type, tuple[str, ...]] = {}  # one entry per value class
+
+
+def _data_fields(kind: type) -> tuple[str, ...]:
+    """The value fields of an attrs class (the wire-form cache left out)."""
+    names = _DATA_FIELDS.get(kind)
+    if names is None:
+        names = _DATA_FIELDS[kind] = tuple(f.name for f in attrs.fields(kind) if f.init)
+    return names
+
+
 def _merge(current: Any, given: Any) -> Any:
     """``given``'s fields where set, else ``current``'s (one level, attrs classes)."""
     changes = {
-        f.name: getattr(given, f.name)
-        for f in attrs.fields(type(given))
-        if getattr(given, f.name) is not None
+        name: getattr(given, name)
+        for name in _data_fields(type(given))
+        if getattr(given, name) is not None
     }
     return attrs.evolve(current, **changes) if changes else current
 
@@ -262,7 +285,7 @@ def _wire(value: Any) -> Any:
 
 
 def _plain_wire(value: Any) -> dict[str, Any]:
-    return {f.name: _wire(getattr(value, f.name)) for f in attrs.fields(type(value))}
+    return {name: _wire(getattr(value, name)) for name in _data_fields(type(value))}
 
 
 # -- values -------------------------------------------------------------------------------
@@ -282,6 +305,9 @@ class GenerationConfig:
     embed_sources: tuple[EmbedSource, ...] | None = None
     html: GenerationStrategy | None = None
     markdown: GenerationStrategy | None = None
+    _wire_memo: dict[str, Any] | None = attrs.field(
+        default=None, init=False, eq=False, hash=False, repr=False
+    )  # the wire form's cache (:func:`_memo_wire`), not part of the value
 
     @classmethod
     def from_wire(cls, value: Any, path: str = "") -> GenerationConfig:
@@ -293,8 +319,9 @@ class GenerationConfig:
         return cls(**_fields(value, path, _GENERATION_FIELDS))
 
     def to_wire(self) -> dict[str, Any]:
-        """The JSON object, every field present (``null`` when not set)."""
-        return _plain_wire(self)
+        """The JSON object, every field present (``null`` when not set); shared, not
+        to be changed."""
+        return _memo_wire(self, _plain_wire)  # type: ignore[no-any-return]
 
 
 _GENERATION_FIELDS: dict[str, Parser] = {
@@ -327,6 +354,9 @@ class SegmentProcessing:
     settings: Mapping[SegmentType, GenerationConfig] = attrs.field(
         factory=dict, converter=_sorted_settings
     )
+    _wire_memo: dict[str, Any] | None = attrs.field(
+        default=None, init=False, eq=False, hash=False, repr=False
+    )  # the wire form's cache (:func:`_memo_wire`), not part of the value
 
     def __hash__(self) -> int:
         return hash(tuple(self.settings.items()))
@@ -359,11 +389,15 @@ class SegmentProcessing:
         return SegmentProcessing({**self.settings, **given.settings})
 
     def to_wire(self) -> dict[str, Any]:
-        """Every segment type as a key (``null`` when not set), as the server writes."""
-        return {
-            t.value: None if (s := self.settings.get(t)) is None else s.to_wire()
-            for t in SegmentType
-        }
+        """Every segment type as a key (``null`` when not set), as the server writes;
+        shared, not to be changed."""
+        return _memo_wire(self, _segments_wire)  # type: ignore[no-any-return]
+
+
+def _segments_wire(value: SegmentProcessing) -> dict[str, Any]:
+    return {
+        t.value: None if (s := value.settings.get(t)) is None else s.to_wire() for t in SegmentType
+    }
 
 
 _SEGMENT_KEYS: dict[str, SegmentType] = {
@@ -379,6 +413,9 @@ class TokenizerType:
 
     tokenizer: Tokenizer | None = None
     name: str | None = None
+    _wire_memo: dict[str, str] | None = attrs.field(
+        default=None, init=False, eq=False, hash=False, repr=False
+    )  # the wire form's cache (:func:`_memo_wire`), not part of the value
 
     @classmethod
     def from_wire(cls, value: Any, path: str) -> TokenizerType:
@@ -408,6 +445,9 @@ class ChunkProcessing:
     ignore_headers_and_footers: bool | None = None
     target_length: int | None = None
     tokenizer: TokenizerType | None = None
+    _wire_memo: dict[str, Any] | None = attrs.field(
+        default=None, init=False, eq=False, hash=False, repr=False
+    )  # the wire form's cache (:func:`_memo_wire`), not part of the value
 
     @classmethod
     def from_wire(cls, value: Any, path: str = "chunk_processing") -> ChunkProcessing:
@@ -419,8 +459,8 @@ class ChunkProcessing:
         return cls(**_fields(value, path, _CHUNK_FIELDS))
 
     def to_wire(self) -> dict[str, Any]:
-        """The JSON object, every field present."""
-        return _plain_wire(self)
+        """The JSON object, every field present; shared, not to be changed."""
+        return _memo_wire(self, _plain_wire)  # type: ignore[no-any-return]
 
 
 _CHUNK_FIELDS: dict[str, Parser] = {
@@ -466,6 +506,9 @@ class LlmProcessing:
     fallback_strategy: FallbackStrategy | None = None
     max_completion_tokens: int | None = None
     temperature: float | None = None
+    _wire_memo: dict[str, Any] | None = attrs.field(
+        default=None, init=False, eq=False, hash=False, repr=False
+    )  # the wire form's cache (:func:`_memo_wire`), not part of the value
 
     @classmethod
     def from_wire(cls, value: Any, path: str = "llm_processing") -> LlmProcessing:
@@ -478,12 +521,17 @@ class LlmProcessing:
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON object; a ``temperature`` or ``fallback_strategy`` not set is left
-        out (the client's model has defaults for them and no ``null``)."""
-        wire = _plain_wire(self)
-        for name in ("fallback_strategy", "temperature"):
-            if wire[name] is None:
-                del wire[name]
-        return wire
+        out (the client's model has defaults for them and no ``null``).  Shared, not to
+        be changed."""
+        return _memo_wire(self, _llm_wire)  # type: ignore[no-any-return]
+
+
+def _llm_wire(value: LlmProcessing) -> dict[str, Any]:
+    wire = _plain_wire(value)
+    for name in ("fallback_strategy", "temperature"):
+        if wire[name] is None:
+            del wire[name]
+    return wire
 
 
 _LLM_FIELDS: dict[str, Parser] = {
@@ -507,6 +555,9 @@ class Configuration:
     segmentation_strategy: SegmentationStrategy | None = None
     pipeline: Pipeline | None = None
     llm_processing: LlmProcessing | None = None
+    _wire_memo: dict[str, Any] | None = attrs.field(
+        default=None, init=False, eq=False, hash=False, repr=False
+    )  # the wire form's cache (:func:`_memo_wire`), not part of the value
 
     @classmethod
     def from_wire(cls, value: Any, path: str = "") -> Configuration:
@@ -532,8 +583,9 @@ class Configuration:
         return merged  # type: ignore[no-any-return]
 
     def to_wire(self) -> dict[str, Any]:
-        """The JSON object, every field present (``null`` when not set)."""
-        return _plain_wire(self)
+        """The JSON object, every field present (``null`` when not set); shared, not
+        to be changed."""
+        return _memo_wire(self, _plain_wire)  # type: ignore[no-any-return]
 
 
 CONFIGURATION_FIELDS: dict[str, Parser] = {

@@ -15,8 +15,8 @@ the same unit; a refused call raises and writes nothing.  Decisions (docs/chunkr
 - A usage limit (a :class:`~taskcore.quota.Quota` per user, unlimited by default)
   counts creates only; over it, a create is ``Usage limit exceeded`` (429) and counts
   nothing.  An update re-runs a task the user already paid for and is not counted.
-- The input's base64 text is kept in a table of its own (read only when a caller asks
-  for ``base64_urls``), dropped with the task.
+- The input's base64 text and the last successful run's output are kept in tables of
+  their own (read only when an answer shows them), dropped with the task.
 
 Thread-safe: all state is in the store; each call is one unit of work.
 """
@@ -29,6 +29,7 @@ from typing import Any
 
 import attrs
 
+from taskcore.cache import BoundedCache
 from taskcore.chunkr.configuration import Configuration
 from taskcore.chunkr.errors import ChunkrTaskNotFound, ConfigurationUnchanged, UsageLimitExceeded
 from taskcore.chunkr.lifecycle import CHUNKR_TASK, ChunkrEvent, ChunkrStatus
@@ -41,12 +42,14 @@ from taskcore.quota import Quota, Unlimited
 from taskcore.retention import ExpiryIndex
 from taskcore.store import MemoryStore, Store, Unit
 
-__all__ = ["FILES", "TASKS", "ChunkrTasks"]
+__all__ = ["FILES", "OUTPUTS", "TASKS", "ChunkrTasks"]
 
 TASKS = "chunkr.tasks"
 """Store table of tasks, keyed by ``composite_key(task_id)``."""
 FILES = "chunkr.files"
 """Store table of base64 inputs, keyed like :data:`TASKS`."""
+OUTPUTS = "chunkr.outputs"
+"""Store table of the last successful run's output per task, keyed like :data:`TASKS`."""
 EXPIRY = "chunkr.expiry"
 """Store table of the expiry index (see :class:`~taskcore.retention.ExpiryIndex`)."""
 MAX_MESSAGE_LENGTH = 1000
@@ -67,6 +70,8 @@ class ChunkrTasks:
         usage_limit: counts each user's creates (default: unlimited).
         default_expires_in: seconds a finished task is kept when its configuration has
             no ``expires_in`` (default ``None``: kept until deleted).
+        cache_size: how many decoded tasks this instance keeps in memory (a miss only
+            costs decoding the stored document again).
     """
 
     def __init__(
@@ -76,6 +81,7 @@ class ChunkrTasks:
         ids: IdFactory | None = None,
         usage_limit: Quota | None = None,
         default_expires_in: int | None = None,
+        cache_size: int = 1024,
     ) -> None:
         self.store: Store = MemoryStore() if store is None else store
         self.ids: IdFactory = UuidIds(prefix="") if ids is None else ids
@@ -89,6 +95,7 @@ class ChunkrTasks:
         self.default_expires_in = default_expires_in
         self._expiry = ExpiryIndex(EXPIRY)
         self._quiet_until = _EPOCH
+        self._decoded: BoundedCache[str, tuple[Any, ChunkrTask]] = BoundedCache(cache_size)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -98,12 +105,25 @@ class ChunkrTasks:
         Raises:
             ChunkrTaskNotFound: no such task, another user's, or expired.
         """
-        doc = unit.get(TASKS, composite_key(task_id)) if isinstance(task_id, str) else None
+        key = composite_key(task_id) if isinstance(task_id, str) else None
+        doc = None if key is None else unit.get(TASKS, key)
         if doc is None or (user_id is not None and doc["user_id"] != user_id):
             raise ChunkrTaskNotFound(str(task_id))
-        task = ChunkrTask.from_doc(doc)
+        task = self._decode(key, doc)
         if task.expired(unit.now):
             raise ChunkrTaskNotFound(task_id)
+        return task
+
+    def _decode(self, key: Any, doc: Any) -> ChunkrTask:
+        """The task value of a stored document.  A store that hands back the very
+        document it was given (the memory store) skips decoding it again: the cache
+        holds the document with its value, and a hit needs the same object (documents
+        are never changed in place), so another document under the key is a miss."""
+        cached = self._decoded.get(key)
+        if cached is not None and cached[0] is doc:
+            return cached[1]
+        task = ChunkrTask.from_doc(doc)
+        self._decoded.put(key, (doc, task))
         return task
 
     def get(self, user_id: str, task_id: str) -> ChunkrTask:
@@ -131,16 +151,33 @@ class ChunkrTasks:
         """
         with self.store.unit(readonly=True) as unit:
             task = self._load(unit, task_id, user_id)
-            data = None
+            data = output = None
             if base64_urls and task.file_url is None:
                 data = unit.get(FILES, composite_key(task_id))
+            if task.status is _S.SUCCEEDED:
+                output = unit.get(OUTPUTS, composite_key(task_id))
         return task_response(
             task,
             task_url=task_url,
             include_chunks=include_chunks,
             base64_urls=base64_urls,
             file_data=data,
+            output=output,
         )
+
+    def output(self, user_id: str, task_id: str) -> Output | None:
+        """The output of the task's last successful run while it is ``Succeeded``,
+        else ``None``.
+
+        Raises:
+            ChunkrTaskNotFound: no such task for this user, or expired.
+        """
+        with self.store.unit(readonly=True) as unit:
+            task = self._load(unit, task_id, user_id)
+            doc = unit.get(OUTPUTS, composite_key(task_id))
+        if task.status is not _S.SUCCEEDED or doc is None:
+            return None
+        return Output.from_doc(doc)
 
     # -- the documented operations ------------------------------------------------------
 
@@ -175,8 +212,8 @@ class ChunkrTasks:
 
     def update(self, user_id: str, task_id: str, given: Configuration) -> ChunkrTask:
         """Queue a re-run with ``given`` merged into the configuration: ``Starting``,
-        "Task queued for update", remembering the status, message, configuration and
-        output it reverts to.
+        "Task queued for update", remembering the status, message and configuration it
+        reverts to.
 
         Raises:
             ChunkrTaskNotFound: no such task for this user, or expired.
@@ -190,7 +227,7 @@ class ChunkrTasks:
             merged = task.configuration.merge(given)
             if merged == task.configuration:
                 raise ConfigurationUnchanged
-            previous = Previous(task.status, task.message, task.configuration, task.output)
+            previous = Previous(task.status, task.message, task.configuration)
             return attrs.evolve(
                 task,
                 status=status,
@@ -260,14 +297,15 @@ class ChunkrTasks:
 
         def act(unit: Unit, task: ChunkrTask) -> ChunkrTask:
             status = CHUNKR_TASK.fire(task.status, _E.SUCCEED, task)
-            done = attrs.evolve(task, output=output, previous=None)
+            unit.put(OUTPUTS, composite_key(task_id), output.to_doc())
+            done = attrs.evolve(task, previous=None)
             return self._finished(unit, done, status, "Task succeeded")
 
         return self._change(task_id, None, act)
 
     def fail(self, task_id: str, message: str) -> ChunkrTask:
         """The run failed.  A new task becomes ``Failed`` with ``message``; a re-run
-        reverts to the status, message, configuration and output it came from.
+        reverts to the status, message and configuration it came from.
         Either way ``finished_at`` is now and ``expires_at`` follows.
 
         Raises:
@@ -285,7 +323,7 @@ class ChunkrTasks:
             if task.previous is not None:
                 reverted = _reverted(task, status)
                 return self._finished(unit, reverted, status, reverted.message)
-            return self._finished(unit, attrs.evolve(task, output=None), status, message)
+            return self._finished(unit, task, status, message)
 
         return self._change(task_id, None, act)
 
@@ -327,8 +365,12 @@ class ChunkrTasks:
     ) -> ChunkrTask:
         with self.store.unit() as unit:
             task = act(unit, self._load(unit, task_id, user_id))
-            unit.put(TASKS, composite_key(task_id), task.to_doc())
-            return task
+            key = composite_key(task_id)
+            doc = task.to_doc()
+            unit.put(TASKS, key, doc)
+        # Only once committed: a rolled-back unit must not leave its value cached.
+        self._decoded.put(key, (doc, task))
+        return task
 
     def _finished(
         self, unit: Unit, task: ChunkrTask, status: ChunkrStatus, message: str
@@ -364,7 +406,6 @@ def _reverted(task: ChunkrTask, status: ChunkrStatus) -> ChunkrTask:
         status=status,
         message=previous.message,
         configuration=previous.configuration,
-        output=previous.output,
         previous=None,
     )
 
@@ -372,3 +413,4 @@ def _reverted(task: ChunkrTask, status: ChunkrStatus) -> ChunkrTask:
 def _drop(unit: Unit, task_id: str) -> None:
     unit.delete(TASKS, composite_key(task_id))
     unit.delete(FILES, composite_key(task_id))
+    unit.delete(OUTPUTS, composite_key(task_id))

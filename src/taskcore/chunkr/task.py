@@ -8,9 +8,14 @@ Decisions (docs/chunkr.md, "Timestamps and expiry"):
 - ``created_at`` on create; ``started_at`` at every pick-up (a re-run overwrites it);
   ``finished_at`` when a run succeeds or fails, or a new task is cancelled;
   ``expires_at = finished_at + expires_in``, ``None`` without ``expires_in``.
-- During a re-run, ``finished_at``, ``expires_at`` and the output keep the last finished
-  run's values until the re-run finishes; :attr:`ChunkrTask.previous` remembers the
-  status, message, configuration and output the re-run reverts to.
+- During a re-run, ``finished_at`` and ``expires_at`` keep the last finished run's
+  values until the re-run finishes; :attr:`ChunkrTask.previous` remembers the status,
+  message and configuration the re-run reverts to.
+- The output of the last successful run is kept apart from the task (the service's
+  outputs table), so that updating or reading a task's state never copies its chunks;
+  it is shown only while the task is ``Succeeded``.  A ``Failed`` task never has one: a
+  new task that fails never succeeded, and a re-run reverts to ``Failed`` only from
+  ``Failed``.
 - A task whose ``expires_at`` has passed is expired: gone for every caller.
 """
 
@@ -182,7 +187,6 @@ class Previous:
     status: ChunkrStatus
     message: str
     configuration: Configuration
-    output: Output | None
 
     def to_doc(self) -> dict[str, Any]:
         """A JSON document for a store."""
@@ -190,7 +194,6 @@ class Previous:
             "status": self.status.value,
             "message": self.message,
             "configuration": self.configuration.to_wire(),
-            "output": None if self.output is None else self.output.to_doc(),
         }
 
     @classmethod
@@ -200,7 +203,6 @@ class Previous:
             status=ChunkrStatus(doc["status"]),
             message=doc["message"],
             configuration=Configuration.from_wire(doc["configuration"]),
-            output=None if doc["output"] is None else Output.from_doc(doc["output"]),
         )
 
 
@@ -226,7 +228,6 @@ class ChunkrTask:
         file_url: the input's URL when it was given as one, else ``None`` (the base64
             content is kept apart from the task, see the service).
         created_at, started_at, finished_at, expires_at: see the module docstring.
-        output: the last successful run's output (shown only while ``Succeeded``).
         previous: set while a re-run is queued or processing, else ``None``.
     """
 
@@ -241,7 +242,6 @@ class ChunkrTask:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     expires_at: datetime | None = None
-    output: Output | None = None
     previous: Previous | None = None
 
     @property
@@ -268,7 +268,6 @@ class ChunkrTask:
             "started_at": _text(self.started_at),
             "finished_at": _text(self.finished_at),
             "expires_at": _text(self.expires_at),
-            "output": None if self.output is None else self.output.to_doc(),
             "previous": None if self.previous is None else self.previous.to_doc(),
         }
 
@@ -287,6 +286,5 @@ class ChunkrTask:
             started_at=_instant(doc["started_at"]),
             finished_at=_instant(doc["finished_at"]),
             expires_at=_instant(doc["expires_at"]),
-            output=None if doc["output"] is None else Output.from_doc(doc["output"]),
             previous=None if doc["previous"] is None else Previous.from_doc(doc["previous"]),
         )

@@ -19,6 +19,7 @@ import base64
 import binascii
 import mimetypes
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -137,6 +138,7 @@ def task_response(
     include_chunks: bool = True,
     base64_urls: bool = False,
     file_data: str | None = None,
+    output: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``TaskResponse`` object for ``task``.
 
@@ -148,12 +150,23 @@ def task_response(
             ``configuration.input_file_url`` (else ``null``: taskcore stores no files to
             presign; an input given as a URL is always that URL).
         file_data: the input's base64 text, when it was given as such.
+        output: the stored output document (:meth:`~taskcore.chunkr.task.Output.to_doc`)
+            of the last successful run; shown only while ``Succeeded``.
     """
-    configuration = task.configuration.to_wire()
-    configuration["input_file_url"] = _input_file_url(task, file_data, base64_urls)
-    output = None
-    if task.status is ChunkrStatus.SUCCEEDED and task.output is not None:
-        output = task.output.to_wire(file_name=task.file_name, include_chunks=include_chunks)
+    configuration = {
+        **task.configuration.to_wire(),
+        "input_file_url": _input_file_url(task, file_data, base64_urls),
+    }
+    shown = None
+    if task.status is ChunkrStatus.SUCCEEDED and output is not None:
+        shown = {
+            "chunks": output["chunks"] if include_chunks else [],
+            "file_name": task.file_name,
+            "page_count": output["page_count"],
+            "pdf_url": output["pdf_url"],
+            "mime_type": output["mime_type"],
+            "pages": None,
+        }
     return {
         "task_id": task.task_id,
         "status": task.status.value,
@@ -163,7 +176,7 @@ def task_response(
         "finished_at": _time(task.finished_at),
         "expires_at": _time(task.expires_at),
         "configuration": configuration,
-        "output": output,
+        "output": shown,
         "task_url": task_url,
     }
 

@@ -10,7 +10,8 @@ Run it against your own store::
 The model (:class:`ChunkrModel`) is plain dicts, written from the Chunkr API reference
 (``TaskApi``) and docs/chunkr.md with no helper shared with the service: a task is its
 status, message, configuration (the wire object's fields that are set), timestamps,
-whether it has an output, and what a re-run would revert to.  An update merges the
+and what a re-run would revert to; the output is shown exactly while it is
+``Succeeded``.  An update merges the
 configuration's wire objects, the segment settings per segment type.
 
 The machine drives every operation for two users (create, get, update, cancel, delete)
@@ -102,8 +103,7 @@ class ModelTask:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     expires_at: datetime | None = None
-    has_output: bool = False
-    previous: tuple[str, str, dict[str, Any], bool] | None = None
+    previous: tuple[str, str, dict[str, Any]] | None = None
 
 
 @dataclass
@@ -133,15 +133,8 @@ class ChunkrModel:
     def revert(task: ModelTask) -> ModelTask:
         """``task`` back to what its re-run remembered."""
         assert task.previous is not None
-        status, message, config, has_output = task.previous
-        return replace(
-            task,
-            status=status,
-            message=message,
-            config=config,
-            has_output=has_output,
-            previous=None,
-        )
+        status, message, config = task.previous
+        return replace(task, status=status, message=message, config=config, previous=None)
 
 
 class ChunkrServiceMachine(RuleBasedStateMachine):
@@ -171,7 +164,11 @@ class ChunkrServiceMachine(RuleBasedStateMachine):
 
     def _tables(self) -> list[tuple[str, Any]]:
         with self.store.unit(readonly=True) as unit:
-            return list(unit.items("chunkr.tasks")) + list(unit.items("chunkr.files"))
+            return [
+                item
+                for table in ("chunkr.tasks", "chunkr.files", "chunkr.outputs")
+                for item in unit.items(table)
+            ]
 
     def _refused(self, error: type[TaskcoreError], call: Callable[[], object]) -> None:
         before = self._tables()
@@ -194,7 +191,8 @@ class ChunkrServiceMachine(RuleBasedStateMachine):
             actual.finished_at,
             actual.expires_at,
         )
-        assert want.has_output == (actual.output is not None)
+        output = self.service.output(want.user, task_id)
+        assert (OUTPUT if want.status == "Succeeded" else None) == output
 
     # --- user operations -------------------------------------------------------------
 
@@ -233,7 +231,7 @@ class ChunkrServiceMachine(RuleBasedStateMachine):
             status="Starting",
             message="Task queued for update",
             config=merged,
-            previous=(task.status, task.message, task.config, task.has_output),
+            previous=(task.status, task.message, task.config),
         )
         self._check(task_id, call())
         return None
@@ -295,7 +293,6 @@ class ChunkrServiceMachine(RuleBasedStateMachine):
             self.now,
             status="Succeeded",
             message="Task succeeded",
-            has_output=True,
             previous=None,
         )
         self._check(task_id, call())
@@ -312,9 +309,7 @@ class ChunkrServiceMachine(RuleBasedStateMachine):
         if task.previous is not None:
             after = self.model.finish(self.model.revert(task), self.now)
         else:
-            after = self.model.finish(
-                task, self.now, status="Failed", message=message, has_output=False
-            )
+            after = self.model.finish(task, self.now, status="Failed", message=message)
         self.model.tasks[task_id] = after
         self._check(task_id, call())
         return None
@@ -329,10 +324,9 @@ class ChunkrServiceMachine(RuleBasedStateMachine):
     def purge(self) -> None:
         self.service.purge()
         now = self.now
-        for key, doc in self._tables():
-            if isinstance(doc, dict) and doc["expires_at"] is not None:
-                task = ChunkrTask.from_doc(doc)
-                assert not task.expired(now), f"purge kept expired {key}"
+        with self.store.unit(readonly=True) as unit:
+            for key, doc in unit.items("chunkr.tasks"):
+                assert not ChunkrTask.from_doc(doc).expired(now), f"purge kept expired {key}"
 
     # --- invariants ------------------------------------------------------------------
 
