@@ -275,13 +275,16 @@ def _merge(current: Any, given: Any) -> Any:
 def _wire(value: Any) -> Any:
     """A field's value as JSON: enums as their strings, tuples as lists, values by
     their ``to_wire``."""
-    if isinstance(value, StrEnum):
-        return value.value
-    if value is None or isinstance(value, bool | int | float | str):
+    if value is None or type(value) in _PLAIN:
         return value
+    if isinstance(value, StrEnum):
+        return value._value_
     if isinstance(value, tuple):
         return [_wire(v) for v in value]
     return value.to_wire()
+
+
+_PLAIN = frozenset({bool, int, float, str})
 
 
 def _plain_wire(value: Any) -> dict[str, Any]:

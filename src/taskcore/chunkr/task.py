@@ -21,6 +21,7 @@ Decisions (docs/chunkr.md, "Timestamps and expiry"):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -211,7 +212,11 @@ def _instant(value: str | None) -> datetime | None:
 
 
 def _text(value: datetime | None) -> str | None:
-    return None if value is None else format_instant(value)
+    return None if value is None else _format(value)
+
+
+# A task's few instants are written again on every change of it: format each once.
+_format = functools.lru_cache(maxsize=4096)(format_instant)
 
 
 @attrs.frozen
@@ -262,7 +267,7 @@ class ChunkrTask:
             "status": self.status.value,
             "message": self.message,
             "configuration": self.configuration.to_wire(),
-            "created_at": format_instant(self.created_at),
+            "created_at": _format(self.created_at),
             "file_name": self.file_name,
             "file_url": self.file_url,
             "started_at": _text(self.started_at),
