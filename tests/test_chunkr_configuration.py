@@ -173,3 +173,9 @@ def test_a_cached_wire_form_is_not_part_of_the_value(configuration: Configuratio
     assert fresh == configuration
     assert hash(fresh) == hash(configuration)
     assert "_wire_memo" not in repr(configuration)
+
+
+def test_segment_settings_cannot_be_changed_in_place() -> None:
+    settings = SegmentProcessing({SegmentType.TABLE: GenerationConfig()}).settings
+    with pytest.raises(TypeError):
+        settings[SegmentType.TEXT] = GenerationConfig()  # type: ignore[index]

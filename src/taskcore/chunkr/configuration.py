@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import attrs
@@ -346,8 +347,9 @@ def _snake(segment_type: SegmentType) -> str:
 
 def _sorted_settings(
     settings: Mapping[SegmentType, GenerationConfig],
-) -> dict[SegmentType, GenerationConfig]:
-    return dict(sorted(settings.items()))
+) -> Mapping[SegmentType, GenerationConfig]:
+    """A read-only copy in segment-type order (the value is frozen all the way down)."""
+    return MappingProxyType(dict(sorted(settings.items())))
 
 
 @attrs.frozen
