@@ -29,7 +29,7 @@ from taskcore.chunkr import (
 from taskcore.chunkr.service import FILES, OUTPUTS, TASKS
 from taskcore.chunkr.wire import parse_create, parse_update
 from taskcore.clock import ManualClock
-from taskcore.errors import IllegalTransition, TaskcoreError, ValidationError
+from taskcore.errors import IdCollision, IllegalTransition, TaskcoreError, ValidationError
 from taskcore.ids import SeededIds
 from taskcore.quota import Quota, WindowQuota
 from taskcore.store import MemoryStore, SqliteStore, Store
@@ -389,3 +389,10 @@ def test_a_task_read_twice_from_the_memory_store_is_decoded_once(clock: ManualCl
     assert service.get(ME, task.task_id) is service.get(ME, task.task_id)
     started = service.start(task.task_id)
     assert started is service.get(ME, task.task_id)  # the written value, not a stale one
+
+
+def test_an_id_factory_that_repeats_itself_creates_nothing(clock: ManualClock) -> None:
+    service = ChunkrTasks(MemoryStore(clock=clock), ids=lambda: "same-id")
+    create(service)
+    error = refused(service, IdCollision, lambda: create(service))
+    assert ("task", 8, 500) == (error.kind, error.attempts, error.status)

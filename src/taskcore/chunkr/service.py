@@ -35,7 +35,7 @@ from taskcore.chunkr.errors import ChunkrTaskNotFound, ConfigurationUnchanged, U
 from taskcore.chunkr.lifecycle import CHUNKR_TASK, ChunkrEvent, ChunkrStatus
 from taskcore.chunkr.task import ChunkrTask, Output, Previous
 from taskcore.chunkr.wire import CreateForm, task_response
-from taskcore.errors import QuotaExceeded, ValidationError
+from taskcore.errors import IdCollision, QuotaExceeded, ValidationError
 from taskcore.ids import IdFactory, UuidIds
 from taskcore.keys import composite_key
 from taskcore.quota import Quota, Unlimited
@@ -55,6 +55,7 @@ EXPIRY = "chunkr.expiry"
 MAX_MESSAGE_LENGTH = 1000
 """The longest failure message a worker may give, in characters."""
 _PURGE_BATCH = 8
+_DRAWS = 8
 _QUIET = timedelta(seconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -187,6 +188,7 @@ class ChunkrTasks:
         Raises:
             UsageLimitExceeded: the user is over its usage limit; nothing was created
                 or counted.
+            IdCollision: the id factory kept giving ids in use; nothing was created.
         """
         with self.store.unit() as unit:
             self._purge_on_the_side(unit)
@@ -388,11 +390,16 @@ class ChunkrTasks:
         )
 
     def _new_id(self, unit: Unit) -> str:
-        for _ in range(8):
+        """A fresh task id; never one a stored task (live or expired) still has.
+
+        Raises:
+            IdCollision: the id factory gave 8 ids in use in a row.
+        """
+        for _ in range(_DRAWS):
             task_id = self.ids()
             if unit.get(TASKS, composite_key(task_id)) is None:
                 return task_id
-        raise RuntimeError("the id factory keeps returning ids in use")
+        raise IdCollision("task", _DRAWS)
 
 
 def _reverted(task: ChunkrTask, status: ChunkrStatus) -> ChunkrTask:
