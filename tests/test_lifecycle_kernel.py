@@ -164,6 +164,11 @@ _WITNESSES: dict[str, dict[bool, dict[str, Any]]] = {
     "has_power": {True: {"power": True}, False: {"power": False}},
     "is_fragile": {True: {"fragile": True}, False: {"fragile": False}},
     "all_recorded": {True: {"completed": 3, "total": 3}, False: {"completed": 2, "total": 3}},
+    "passes_validation": {True: {"valid": True}, False: {"valid": False}},
+    "unlockable": {
+        True: {"exported": False, "upload_fully_processed": False},
+        False: {"exported": True, "upload_fully_processed": False},
+    },
 }
 
 
