@@ -393,11 +393,11 @@ class SendAITasks:
             ValidationError: ``issues`` is empty; nothing changed.
         """
         _need_scope(key, EDIT)
-        if not issues:
-            raise ValidationError("'issues' must not be empty", field="issues")
         team = key.team_id
         with self.store.unit() as unit:
             task = self._task(unit, team, project_id, task_id)
+            if not issues:  # after the task is found: key, scope, task, then the body
+                raise ValidationError("'issues' must not be empty", field="issues")
             SENDAI_TASK.fire(task.status, SendAIEvent.REPORT)
             report = Report(self.report_ids(), task.id, unit.now, tuple(issues), message)
             kept = list(unit.get(REPORTS, composite_key(team, task_id)) or ())
