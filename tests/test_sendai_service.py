@@ -25,7 +25,7 @@ from sendai_setup import (
     upload,
 )
 from taskcore.clock import ManualClock
-from taskcore.errors import TaskcoreError, TaskNotFound, Unauthorized, ValidationError
+from taskcore.errors import IdCollision, TaskcoreError, TaskNotFound, Unauthorized, ValidationError
 from taskcore.sendai import (
     FailingTracker,
     InvalidTaskState,
@@ -388,3 +388,23 @@ def test_teams_do_not_share_ids(service: SendAITasks) -> None:
     (theirs,) = service.upload(OTHER_TEAM, PROJECT, "up-1", [Document("b.pdf")])
     assert (theirs,) == service.tasks_of_upload(STRANGER, "up-1")
     assert theirs.id not in {t.id for t in service.tasks_of_upload(READER, "up-1")}
+
+
+def test_an_upload_that_draws_no_free_task_id_is_refused(tmp_path: Path) -> None:
+    service = SendAITasks(make_store("memory", tmp_path, ManualClock()), ids=lambda: "task_same")
+    service.create_project(TEAM, PROJECT, [Step("EXTRACT")])
+    service.upload(TEAM, PROJECT, "up-1", [Document("a.pdf")])
+    error = refused(
+        service, lambda: service.upload(TEAM, PROJECT, "up-2", [Document("b.pdf")]), IdCollision
+    )
+    assert "ID_COLLISION" == error.code
+
+
+def test_a_partly_refused_report_leaves_the_earlier_reports_as_they_were(tmp_path: Path) -> None:
+    tracker = FailingTracker(lambda issue: issue.value == "refused")
+    service = make_service(make_store("memory", tmp_path, ManualClock()), tracker)
+    task = reviewing(service)
+    _, first = service.report(EDITOR, PROJECT, task.id, [Issue("a", "taken")])
+    _, second = service.report(EDITOR, PROJECT, task.id, [Issue("a", "refused")])
+    assert (first, second) == service.reports(READER, PROJECT, task.id)
+    assert ((), (Issue("a", "refused"),)) == (first.failed_issues, second.failed_issues)
