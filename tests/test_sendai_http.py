@@ -349,3 +349,11 @@ def test_batch_processing_workflow(api: Api) -> None:
     assert 200 == api.call("PUT", third, "discard").status
     statuses = [t.status.value for t in api.service.tasks_of_upload(READER, "batch")]
     assert ["PROCESSING", "REVIEWING", "DISCARDED"] == statuses
+
+
+def test_a_repeated_get_answers_alike_and_a_change_shows_at_once(api: Api) -> None:
+    task_id = api.reviewing()
+    first, second = api.call("GET", task_id, key="READ"), api.call("GET", task_id, key="READ")
+    assert (200, first.body) == (second.status, second.body)
+    api.call("POST", task_id, "discard")
+    assert "DISCARDED" == api.call("GET", task_id, key="READ").json()["payload"]["status"]

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
 
 from sendai_setup import (
@@ -408,3 +410,11 @@ def test_a_partly_refused_report_leaves_the_earlier_reports_as_they_were(tmp_pat
     _, second = service.report(EDITOR, PROJECT, task.id, [Issue("a", "refused")])
     assert (first, second) == service.reports(READER, PROJECT, task.id)
     assert ((), (Issue("a", "refused"),)) == (first.failed_issues, second.failed_issues)
+
+
+def test_a_task_changed_with_but_is_the_task_evolve_would_build(service: SendAITasks) -> None:
+    task = reviewing(service)
+    changes: dict[str, Any] = {"status": S.DISCARDED, "meta": tuple(TOTAL), "step_done": True}
+    assert attrs.evolve(task, **changes) == task.but(**changes)
+    with pytest.raises(TypeError, match="not task fields"):
+        task.but(colour="red")

@@ -26,8 +26,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from taskcore.cache import BoundedCache
 from taskcore.errors import TaskcoreError, TaskNotFound, Unauthorized, ValidationError
 from taskcore.http import Request, Response, Route, Router, bearer_token, json_response
+from taskcore.keys import composite_key
 from taskcore.sendai.service import SendAITasks
 from taskcore.sendai.task import EDIT, READ, ApiKey, SendAITask
 from taskcore.sendai.wire import (
@@ -39,9 +41,11 @@ from taskcore.sendai.wire import (
     task_envelope,
 )
 
-__all__ = ["MAX_BODY_BYTES", "TASK_PATH", "render_error", "sendai_router"]
+__all__ = ["CACHED_ANSWERS", "MAX_BODY_BYTES", "TASK_PATH", "render_error", "sendai_router"]
 
 TASK_PATH: Final = "/v2/{team_id}/project/{project_id}/task/{task_id}"
+CACHED_ANSWERS: Final = 1_024
+"""GET answers a router keeps, per task (a bound; a miss only re-renders)."""
 MAX_BODY_BYTES: Final = 1_000_000
 """The largest request body accepted (a bigger one is 400 before it is parsed)."""
 
@@ -85,10 +89,20 @@ def sendai_router(service: SendAITasks, api_keys: Mapping[str, ApiKey]) -> Route
             service.check_task(key, params["project_id"], params["task_id"])
             raise
 
+    # The answer to a GET, per task: reused while the service hands back the very same
+    # task value (it does while the task is unchanged, on the memory store).
+    answers: BoundedCache[str, tuple[SendAITask, Response]] = BoundedCache(CACHED_ANSWERS)
+
     def get(request: Request, params: Mapping[str, str]) -> Response:
         key = caller(request, params, READ)
         task = service.get(key, params["project_id"], params["task_id"])
-        return json_response(200, task_envelope(task))
+        cache_key = composite_key(task.team_id, task.id)
+        hit = answers.get(cache_key)
+        if hit is not None and hit[0] is task:
+            return hit[1]
+        response = json_response(200, task_envelope(task))
+        answers.put(cache_key, (task, response))
+        return response
 
     def change(
         act: Callable[[SendAITasks, ApiKey, str, str], SendAITask],

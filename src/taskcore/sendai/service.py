@@ -31,6 +31,7 @@ from typing import Any, Final
 
 import attrs
 
+from taskcore.cache import BoundedCache
 from taskcore.errors import IdCollision, TaskNotFound, Unauthorized, ValidationError
 from taskcore.ids import IdFactory, UuidIds
 from taskcore.keys import composite_key
@@ -84,6 +85,10 @@ MAX_PAGES: Final = 10_000
 """The most pages one document may have."""
 MAX_STEPS: Final = 50
 """The most steps one project may have."""
+DECODED_TASKS: Final = 4_096
+"""Tasks kept decoded in process, with the store document they came from (a bound)."""
+DECODED_PROJECTS: Final = 256
+"""Projects kept decoded in process, with their store document (a bound)."""
 _DRAWS: Final = 8
 
 
@@ -126,6 +131,8 @@ class SendAITasks:
         self.ids: IdFactory = UuidIds() if ids is None else ids
         self.report_ids: IdFactory = UuidIds("report_") if report_ids is None else report_ids
         self.tracker: IssueTracker = NoTracker() if tracker is None else tracker
+        self._decoded: BoundedCache[str, tuple[Any, SendAITask]] = BoundedCache(DECODED_TASKS)
+        self._projects: BoundedCache[str, tuple[Any, Project]] = BoundedCache(DECODED_PROJECTS)
 
     # -- set-up (worker side) ------------------------------------------------------------
 
@@ -186,7 +193,7 @@ class SendAITasks:
                     step_type=first.step_type,
                     pages=document.pages,
                 )
-                unit.put(TASKS, composite_key(team_id, task_id), task.to_doc())
+                self._put_task(unit, task)
                 tasks.append(task)
             upload = Upload(team_id, upload_id, project_id, tuple(t.id for t in tasks))
             unit.put(UPLOADS, upload_key, upload.to_doc())
@@ -210,9 +217,9 @@ class SendAITasks:
             if task.status is not SendAIStatus.PROCESSING:
                 raise SENDAI_TASK.refusal(task.status, SendAIEvent.ADVANCE)
             project = self._project(unit, team_id, task.project_id)
-            task = attrs.evolve(task, meta=merge_meta(task.meta, meta))
+            task = task.but(meta=merge_meta(task.meta, meta))
             task = _auto_process(project, task)
-            unit.put(TASKS, composite_key(team_id, task_id), task.to_doc())
+            self._put_task(unit, task)
         return task
 
     def fail(self, team_id: str, task_id: str, reason: str = "processing_failed") -> SendAITask:
@@ -225,7 +232,7 @@ class SendAITasks:
 
         def act(unit: Unit, task: SendAITask) -> SendAITask:
             status = SENDAI_TASK.fire(task.status, SendAIEvent.FAIL)
-            return attrs.evolve(task, status=status, failure_reason=reason)
+            return task.but(status=status, failure_reason=reason)
 
         return self._worker(team_id, task_id, act)
 
@@ -241,8 +248,8 @@ class SendAITasks:
         def act(unit: Unit, task: SendAITask) -> SendAITask:
             SENDAI_TASK.fire(task.status, SendAIEvent.EXPORT)
             if succeeded:
-                return attrs.evolve(task, exported_at=unit.now)
-            return attrs.evolve(task, export_failed_at=unit.now)
+                return task.but(exported_at=unit.now)
+            return task.but(export_failed_at=unit.now)
 
         return self._worker(team_id, task_id, act)
 
@@ -317,7 +324,7 @@ class SendAITasks:
                     raise
                 reason = "exported" if facts.exported else "upload_fully_processed"
                 raise _again(error, reason=reason) from None
-            return attrs.evolve(task, status=status, step_done=False, last_opened_at=unit.now)
+            return task.but(status=status, step_done=False, last_opened_at=unit.now)
 
         return self._user(key, project_id, task_id, act)
 
@@ -346,7 +353,9 @@ class SendAITasks:
             merged = merge_meta(task.meta, meta or ())
             failed = step.failed_fields(merged)
             try:
-                status = SENDAI_TASK.fire(task.status, SendAIEvent.COMPLETE, GuardFacts(not failed))
+                status = SENDAI_TASK.fire(
+                    task.status, SendAIEvent.COMPLETE, _INVALID if failed else _VALID
+                )
             except InvalidTaskState as error:
                 raise TaskValidationFailed(
                     failed_fields=failed,
@@ -356,7 +365,7 @@ class SendAITasks:
                     allowed=error.allowed,
                     failed_guards=error.failed_guards,
                 ) from None
-            return attrs.evolve(task, status=status, meta=merged, step_done=True)
+            return task.but(status=status, meta=merged, step_done=True)
 
         return self._user(key, project_id, task_id, act)
 
@@ -370,7 +379,7 @@ class SendAITasks:
         """
 
         def act(unit: Unit, task: SendAITask) -> SendAITask:
-            return attrs.evolve(task, status=SENDAI_TASK.fire(task.status, SendAIEvent.DISCARD))
+            return task.but(status=SENDAI_TASK.fire(task.status, SendAIEvent.DISCARD))
 
         return self._user(key, project_id, task_id, act)
 
@@ -444,17 +453,21 @@ class SendAITasks:
     ) -> SendAITask:
         _need_scope(key, EDIT)
         with self.store.unit() as unit:
-            task = act(unit, self._task(unit, key.team_id, project_id, task_id))
-            unit.put(TASKS, composite_key(key.team_id, task_id), task.to_doc())
-        return task
+            store_key, _, task = self._load(unit, key.team_id, task_id)
+            if task.project_id != project_id:
+                raise TaskNotFound(task_id)
+            changed = act(unit, task)
+            self._put_task(unit, changed, store_key)
+        return changed
 
     def _worker(
         self, team_id: str, task_id: str, act: Callable[[Unit, SendAITask], SendAITask]
     ) -> SendAITask:
         with self.store.unit() as unit:
-            task = act(unit, self._stored(unit, team_id, task_id))
-            unit.put(TASKS, composite_key(team_id, task_id), task.to_doc())
-        return task
+            store_key, _, task = self._load(unit, team_id, task_id)
+            changed = act(unit, task)
+            self._put_task(unit, changed, store_key)
+        return changed
 
     def _draw(self, unit: Unit, team_id: str) -> str:
         for _ in range(_DRAWS):
@@ -463,12 +476,17 @@ class SendAITasks:
                 return task_id
         raise IdCollision("task", _DRAWS)
 
-    @staticmethod
-    def _project(unit: Unit, team_id: str, project_id: str) -> Project:
-        doc = unit.get(PROJECTS, composite_key(team_id, project_id))
+    def _project(self, unit: Unit, team_id: str, project_id: str) -> Project:
+        key = composite_key(team_id, project_id)
+        doc = unit.get(PROJECTS, key)
         if doc is None:
             raise ProjectNotFound(project_id)
-        return Project.from_doc(team_id, project_id, doc)
+        hit = self._projects.get(key)  # by the document's identity, as in _stored
+        if hit is not None and hit[0] is doc:
+            return hit[1]
+        project = Project.from_doc(team_id, project_id, doc)
+        self._projects.put(key, (doc, project))
+        return project
 
     @staticmethod
     def _upload(unit: Unit, team_id: str, upload_id: str) -> Upload:
@@ -477,12 +495,39 @@ class SendAITasks:
             raise UploadNotFound(upload_id)
         return Upload.from_doc(team_id, upload_id, doc)
 
-    @staticmethod
-    def _stored(unit: Unit, team_id: str, task_id: str) -> SendAITask:
-        doc = unit.get(TASKS, composite_key(team_id, task_id))
+    def _stored(self, unit: Unit, team_id: str, task_id: str) -> SendAITask:
+        return self._load(unit, team_id, task_id)[2]
+
+    def _load(self, unit: Unit, team_id: str, task_id: str) -> tuple[str, Any, SendAITask]:
+        """The task's store key, its document and the task.
+
+        Raises:
+            TaskNotFound: the team has no such task.
+        """
+        key = composite_key(team_id, task_id)
+        doc = unit.get(TASKS, key)
         if doc is None:
             raise TaskNotFound(task_id)
-        return SendAITask.from_doc(team_id, task_id, doc)
+        # The memory store hands back the very document it was given: while that
+        # document is current, the task decoded from it is too.  (A store that decodes
+        # afresh, such as SQLite, simply misses.)  The cache keeps the document alive,
+        # so its identity cannot be reused by another.
+        hit = self._decoded.get(key)
+        if hit is not None and hit[0] is doc:
+            return key, doc, hit[1]
+        task = SendAITask.from_doc(team_id, task_id, doc)
+        self._decoded.put(key, (doc, task))
+        return key, doc, task
+
+    def _put_task(self, unit: Unit, task: SendAITask, key: str | None = None) -> None:
+        """Store ``task`` (under ``key``, its store key, when the caller has it)."""
+        if key is None:
+            key = composite_key(task.team_id, task.id)
+        doc = task.to_doc()
+        unit.put(TASKS, key, doc)
+        # Only a committed unit's document is ever read back; a rolled-back one is not
+        # what the store holds, so the identity check in _load never matches it.
+        self._decoded.put(key, (doc, task))
 
     def _task(self, unit: Unit, team_id: str, project_id: str, task_id: str) -> SendAITask:
         """The team's task under ``project_id``; another project's is not found."""
@@ -490,6 +535,9 @@ class SendAITasks:
         if task.project_id != project_id:
             raise TaskNotFound(task_id)
         return task
+
+
+_VALID, _INVALID = GuardFacts(valid=True), GuardFacts(valid=False)
 
 
 def _need_scope(key: ApiKey, scope: str) -> None:
@@ -516,13 +564,13 @@ def _auto_process(project: Project, task: SendAITask) -> SendAITask:
             following = task.step_index + 1
             if following == len(steps):
                 status = SENDAI_TASK.fire(task.status, SendAIEvent.FINISH)
-                return attrs.evolve(task, status=status, step_done=False)
-            task = attrs.evolve(
-                task, step_index=following, step_type=steps[following].step_type, step_done=False
+                return task.but(status=status, step_done=False)
+            task = task.but(
+                step_index=following, step_type=steps[following].step_type, step_done=False
             )
         step = steps[task.step_index]
         if step.filtered(task.meta):
-            return attrs.evolve(task, status=SENDAI_TASK.fire(task.status, SendAIEvent.FILTER))
+            return task.but(status=SENDAI_TASK.fire(task.status, SendAIEvent.FILTER))
         if step.review or step.failed_fields(task.meta):
-            return attrs.evolve(task, status=SENDAI_TASK.fire(task.status, SendAIEvent.ADVANCE))
-        task = attrs.evolve(task, step_done=True)
+            return task.but(status=SENDAI_TASK.fire(task.status, SendAIEvent.ADVANCE))
+        task = task.but(step_done=True)

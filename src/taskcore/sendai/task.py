@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 import attrs
@@ -109,10 +110,10 @@ class MetaField:
 def merge_meta(current: Sequence[MetaField], changes: Sequence[MetaField]) -> tuple[MetaField, ...]:
     """``current`` with each name in ``changes`` set to its new value (new names are
     appended, in the order given; a name given twice keeps its last value)."""
-    values = {field.name: field.value for field in current}
+    fields = {field.name: field for field in current}
     for field in changes:
-        values[field.name] = field.value
-    return tuple(MetaField(name, value) for name, value in values.items())
+        fields[field.name] = field  # an existing name keeps its place
+    return tuple(fields.values())
 
 
 @attrs.frozen
@@ -224,7 +225,12 @@ def _instant(value: str | None) -> datetime | None:
 
 
 def _text(value: datetime | None) -> str | None:
-    return None if value is None else format_instant(value)
+    return None if value is None else _instant_text(value)
+
+
+@lru_cache(maxsize=1_024)  # bounded: a task's instants are written again on every change
+def _instant_text(value: datetime) -> str:
+    return format_instant(value)
 
 
 @attrs.frozen
@@ -244,8 +250,10 @@ class SendAITask:
     upload_id: str
     name: str
     created_at: datetime
-    status: SendAIStatus = attrs.field(converter=SendAIStatus)
-    step_type: StepType = attrs.field(converter=StepType)
+    # No converters here: every caller passes members, and a task is built on every
+    # change (the hot path of complete).
+    status: SendAIStatus
+    step_type: StepType
     step_index: int = 0
     step_done: bool = False
     meta: tuple[MetaField, ...] = attrs.field(default=(), converter=_metas)
@@ -256,13 +264,43 @@ class SendAITask:
     last_opened_at: datetime | None = None
     failure_reason: str | None = None
 
+    def but(self, **changes: Any) -> SendAITask:
+        """``attrs.evolve(self, **changes)``, a few times faster (every change of a task
+        builds one, on the hot path of ``complete``).
+
+        Raises:
+            TypeError: a name in ``changes`` is not a field of the task.
+        """
+        if not changes.keys() <= _TASK_FIELDS:
+            raise TypeError(f"not task fields: {sorted(changes.keys() - _TASK_FIELDS)}")
+        get = changes.get
+        return SendAITask(
+            get("id", self.id),
+            get("team_id", self.team_id),
+            get("project_id", self.project_id),
+            get("upload_id", self.upload_id),
+            get("name", self.name),
+            get("created_at", self.created_at),
+            get("status", self.status),
+            get("step_type", self.step_type),
+            get("step_index", self.step_index),
+            get("step_done", self.step_done),
+            get("meta", self.meta),
+            get("pages", self.pages),
+            get("approved", self.approved),
+            get("exported_at", self.exported_at),
+            get("export_failed_at", self.export_failed_at),
+            get("last_opened_at", self.last_opened_at),
+            get("failure_reason", self.failure_reason),
+        )
+
     def to_doc(self) -> dict[str, Any]:
         """The task's store document (the team and id are in its key)."""
         return {
             "project_id": self.project_id,
             "upload_id": self.upload_id,
             "name": self.name,
-            "created_at": format_instant(self.created_at),
+            "created_at": _text(self.created_at),
             "status": self.status.value,
             "step_type": self.step_type.value,
             "step_index": self.step_index,
@@ -286,8 +324,8 @@ class SendAITask:
             upload_id=doc["upload_id"],
             name=doc["name"],
             created_at=parse_instant(doc["created_at"]),
-            status=doc["status"],
-            step_type=doc["step_type"],
+            status=SendAIStatus(doc["status"]),
+            step_type=StepType(doc["step_type"]),
             step_index=doc["step_index"],
             step_done=doc["step_done"],
             meta=tuple(MetaField(n, v) for n, v in doc["meta"]),
@@ -298,6 +336,9 @@ class SendAITask:
             last_opened_at=_instant(doc["last_opened_at"]),
             failure_reason=doc["failure_reason"],
         )
+
+
+_TASK_FIELDS = frozenset(field.name for field in attrs.fields(SendAITask))
 
 
 @attrs.frozen
