@@ -35,7 +35,7 @@ __all__ = [
     "UNLOCKABLE",
     "USER_EVENTS",
     "WORKER_EVENTS",
-    "GuardFacts",
+    "GuardContext",
     "SendAIEvent",
     "SendAIStatus",
 ]
@@ -87,7 +87,7 @@ WORKER_EVENTS = (
 """The pipeline's events (no endpoint: the worker side of the service)."""
 
 
-class GuardFacts(Protocol):
+class GuardContext(Protocol):
     """What the guards read about a task."""
 
     @property
@@ -106,12 +106,12 @@ class GuardFacts(Protocol):
         ...
 
 
-PASSES_VALIDATION: Guard[GuardFacts] = Guard(
+PASSES_VALIDATION: Guard[GuardContext] = Guard(
     "passes_validation",
     lambda facts: facts.valid,
     "the task's meta passes its step's validation rule (the auto-processing check)",
 )
-UNLOCKABLE: Guard[GuardFacts] = Guard(
+UNLOCKABLE: Guard[GuardContext] = Guard(
     "unlockable",
     lambda facts: not facts.exported and not facts.upload_fully_processed,
     "exported_at is null and the task's upload is not fully processed",
@@ -119,7 +119,7 @@ UNLOCKABLE: Guard[GuardFacts] = Guard(
 
 _S, _E = SendAIStatus, SendAIEvent
 
-SENDAI_TASK: Lifecycle[SendAIStatus, SendAIEvent, GuardFacts] = Lifecycle(
+SENDAI_TASK: Lifecycle[SendAIStatus, SendAIEvent, GuardContext] = Lifecycle(
     "sendai.task",
     title="Send AI document task",
     description=(

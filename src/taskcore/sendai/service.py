@@ -102,7 +102,8 @@ class Document:
 
 @attrs.frozen
 class GuardFacts:
-    """What the lifecycle's guards read (see :mod:`taskcore.sendai.lifecycle`)."""
+    """What the lifecycle's guards read about one task: the service's
+    :class:`~taskcore.sendai.lifecycle.GuardContext`."""
 
     valid: bool = True
     exported: bool = False

@@ -144,15 +144,24 @@ def parse_complete(body: Any) -> tuple[MetaField, ...] | None:
     doc = _object(body, None, {"meta"})
     if "meta" not in doc:
         return None
-    entries = _list(doc["meta"], "meta", MAX_META_FIELDS)
-    fields = []
-    for entry in entries:
-        item = _object(entry, "meta", {"name", "value"})
-        if "name" not in item or "value" not in item:
-            raise ValidationError("Each meta entry needs 'name' and 'value'", field="meta")
-        name = _text(item["name"], "meta.name", empty=False)
-        fields.append(MetaField(name, _text(item["value"], "meta.value")))
-    return tuple(fields)
+    pairs = _pairs(doc["meta"], "meta", "name", MAX_META_FIELDS)
+    return tuple(MetaField(name, value) for name, value in pairs)
+
+
+def _pairs(value: Any, field: str, key: str, limit: int) -> list[tuple[str, str]]:
+    """A list of at most ``limit`` objects ``{key: non-empty string, "value": string}``.
+
+    Raises:
+        ValidationError: anything else, naming ``field`` (or ``field.key``/``.value``).
+    """
+    pairs = []
+    for entry in _list(value, field, limit):
+        item = _object(entry, field, {key, "value"})
+        if key not in item or "value" not in item:
+            raise ValidationError(f"Each {field} entry needs {key!r} and 'value'", field=field)
+        text = _text(item[key], f"{field}.{key}", empty=False)
+        pairs.append((text, _text(item["value"], f"{field}.value")))
+    return pairs
 
 
 ReportBody = tuple[tuple[Issue, ...], str | None]
@@ -170,17 +179,11 @@ def parse_report(body: Any) -> ReportBody:
     doc = _object(body, None, {"issues", "message"})
     if "issues" not in doc:
         raise ValidationError("'issues' is required", field="issues")
-    entries = _list(doc["issues"], "issues", MAX_ISSUES)
-    if not entries:
+    issues = tuple(Issue(label, value) for label, value in
+                   _pairs(doc["issues"], "issues", "label", MAX_ISSUES))  # fmt: skip
+    if not issues:
         raise ValidationError("'issues' must not be empty", field="issues")
-    issues = []
-    for entry in entries:
-        item = _object(entry, "issues", {"label", "value"})
-        if "label" not in item or "value" not in item:
-            raise ValidationError("Each issue needs 'label' and 'value'", field="issues")
-        label = _text(item["label"], "issues.label", empty=False)
-        issues.append(Issue(label, _text(item["value"], "issues.value")))
     message = doc.get("message")
     if message is not None:
         message = _text(message, "message")
-    return tuple(issues), message
+    return issues, message
