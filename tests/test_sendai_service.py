@@ -173,6 +173,17 @@ def test_a_project_has_at_least_one_step(service: SendAITasks) -> None:
     refused(service, lambda: service.create_project(TEAM, "empty", []), ValidationError)
 
 
+def test_a_project_is_never_redefined(service: SendAITasks) -> None:
+    refused(service, lambda: service.create_project(TEAM, PROJECT, [Step("GROUP")]),
+            ValidationError)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["", "x" * 1_001])
+def test_a_document_name_has_1_to_1000_characters(service: SendAITasks, name: str) -> None:
+    refused(service, lambda: service.upload(TEAM, PROJECT, "u", [Document(name)]),
+            ValidationError)  # fmt: skip
+
+
 def test_flagging_an_unknown_upload_is_not_found(service: SendAITasks) -> None:
     refused(service, lambda: service.mark_fully_processed(TEAM, "nope"), UploadNotFound)
 

@@ -60,6 +60,7 @@ from taskcore.store import MemoryStore, Store, Unit
 
 __all__ = [
     "MAX_DOCUMENTS",
+    "MAX_NAME_LENGTH",
     "MAX_PAGES",
     "MAX_REPORTS_PER_TASK",
     "MAX_STEPS",
@@ -83,6 +84,8 @@ MAX_DOCUMENTS: Final = 1_000
 """The most documents one upload may bring."""
 MAX_PAGES: Final = 10_000
 """The most pages one document may have."""
+MAX_NAME_LENGTH: Final = 1_000
+"""The longest document name, in characters."""
 MAX_STEPS: Final = 50
 """The most steps one project may have."""
 DECODED_TASKS: Final = 4_096
@@ -138,16 +141,22 @@ class SendAITasks:
     # -- set-up (worker side) ------------------------------------------------------------
 
     def create_project(self, team_id: str, project_id: str, steps: Sequence[Step]) -> Project:
-        """Create (or redefine) a team's project with its ordered steps.
+        """Create a team's project with its ordered steps.
+
+        A project is never redefined: its tasks hold the index of their step.
 
         Raises:
-            ValidationError: no steps, or more than :data:`MAX_STEPS`; nothing changed.
+            ValidationError: no steps, more than :data:`MAX_STEPS`, or the team already
+                has a project with this id; nothing changed.
         """
         if not steps or len(steps) > MAX_STEPS:
             raise ValidationError(f"A project has 1 to {MAX_STEPS} steps", field="steps")
         project = Project(team_id, project_id, tuple(steps))
+        key = composite_key(team_id, project_id)
         with self.store.unit() as unit:
-            unit.put(PROJECTS, composite_key(team_id, project_id), project.to_doc())
+            if unit.get(PROJECTS, key) is not None:
+                raise ValidationError(f"Project {project_id} already exists", field="project_id")
+            unit.put(PROJECTS, key, project.to_doc())
         return project
 
     def upload(
@@ -165,13 +174,17 @@ class SendAITasks:
         Raises:
             ProjectNotFound: the team has no such project; nothing changed.
             ValidationError: the upload id is taken, no documents or more than
-                :data:`MAX_DOCUMENTS`, or a page count outside 1..:data:`MAX_PAGES`;
-                nothing changed.
+                :data:`MAX_DOCUMENTS`, a name of 0 or more than :data:`MAX_NAME_LENGTH`
+                characters, or a page count outside 1..:data:`MAX_PAGES`; nothing changed.
             IdCollision: no free task id was drawn; nothing changed.
         """
         if not documents or len(documents) > MAX_DOCUMENTS:
             raise ValidationError(f"An upload has 1 to {MAX_DOCUMENTS} documents")
         for document in documents:
+            if not 1 <= len(document.name) <= MAX_NAME_LENGTH:
+                raise ValidationError(
+                    f"A document's name has 1 to {MAX_NAME_LENGTH} characters", field="name"
+                )
             if not 1 <= document.pages <= MAX_PAGES:
                 raise ValidationError(f"A document has 1 to {MAX_PAGES} pages", field="pages")
         with self.store.unit() as unit:
