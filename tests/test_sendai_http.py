@@ -235,6 +235,7 @@ BAD_BODIES = [
     b'{"meta": [{"name": "a", "value": "b", "c": 1}]}',
     b'{"meta": [{"name": "\\ud800", "value": "x"}]}',
     b"[" * 100 + b"]" * 100, b"not json", b'{"meta": [1]}', b"\xff",
+    b'{"meta": [], "meta": []}', b'{"meta": 1e999}', b'{"meta": NaN}', b"1" * 200,
     b'{"meta": [{"name": "total", "value": "' + b"x" * 10_001 + b'"}]}',
     b'{"meta": [' + b",".join([b'{"name": "a", "value": "b"}'] * 201) + b"]}",
 ]  # fmt: skip
