@@ -170,6 +170,11 @@ _WITNESSES: dict[str, dict[bool, dict[str, Any]]] = {
     # Chunkr's two guards read one key, a re-run's origin: at most one holds at a time.
     "rerun_of_succeeded": {True: {"rerun_of": "Succeeded"}, False: {}},
     "rerun_of_failed": {True: {"rerun_of": "Failed"}, False: {}},
+    "passes_validation": {True: {"valid": True}, False: {"valid": False}},
+    "unlockable": {
+        True: {"exported": False, "upload_fully_processed": False},
+        False: {"exported": True, "upload_fully_processed": False},
+    },
 }
 # What a context holds before the witnesses are merged in (a guard's False may be "unset").
 _BASE: dict[str, Any] = {"rerun_of": None}

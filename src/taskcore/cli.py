@@ -1,10 +1,10 @@
 """The ``taskcore`` command line; the only module that prints.
 
-``taskcore demo`` walks a Claro bulk task, then a Chunkr parse task, through their HTTP
-APIs; ``taskcore docs DIR``
-regenerates the docs from code; ``taskcore docs DIR --check`` exits 1 when the committed
-docs drift; ``taskcore --version`` prints the version.  The text ``--help`` shows is in
-:func:`_parser`, not in this docstring.
+``taskcore demo`` walks a Claro bulk task, a Send AI document and a Chunkr parse task
+through their HTTP APIs; ``taskcore docs DIR`` regenerates the docs from code;
+``taskcore docs DIR --check`` exits 1 when the committed docs drift; ``taskcore
+--version`` prints the version.  The text ``--help`` shows is in :func:`_parser`, not
+in this docstring.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from taskcore.clock import ManualClock
 from taskcore.docs import rendered_docs, write_docs
 from taskcore.http import Request
 from taskcore.ids import SeededIds
+from taskcore.sendai import ApiKey, Document, SendAITasks, Step
+from taskcore.sendai.http import sendai_router
 from taskcore.store import MemoryStore
 
 __all__ = ["main"]
@@ -98,8 +100,49 @@ def _demo(out: TextIO) -> int:
     out.write(
         f"\nEmpty cells left in the dataset: {service.dataset('acme', dataset).empty_count}\n"
     )
+    _demo_sendai(out)
     _demo_chunkr(out)
     return 0
+
+
+def _demo_sendai(out: TextIO) -> None:
+    """A Send AI document through review over the HTTP API: a refused discard, unlock,
+    correction and re-completion."""
+    clock = ManualClock()
+    service = SendAITasks(MemoryStore(clock), ids=SeededIds(2025))
+    service.create_project(
+        "team_acme", "invoices", [Step("EXTRACT", ["invoice_total"]), Step("CLASSIFY")]
+    )
+    (task,) = service.upload("team_acme", "invoices", "upload_1", [Document("invoice.pdf", 2)])
+    api = sendai_router(service, {"YOUR_API_KEY": ApiKey("team_acme", {"task.read", "task.edit"})})
+    path = f"/v2/team_acme/project/invoices/task/{task.id}"
+    auth = {"Authorization": "Bearer YOUR_API_KEY"}
+
+    def call(method: str, suffix: str = "", body: object = None) -> None:
+        raw = b"" if body is None else json.dumps(body).encode()
+        response = api.handle(Request(method, path + suffix, auth, raw))
+        shown = f" {json.dumps(body)}" if body is not None else ""
+        out.write(f"\n$ {method} {path}{suffix}{shown}\n-> {response.status}\n")
+        out.write(json.dumps(response.json(), indent=2) + "\n")
+
+    out.write("\n== Send AI: a document through review\n")
+    out.write("\nThe pipeline brings the upload's document into EXTRACT and stops it for review.\n")
+    service.run_step("team_acme", task.id)
+    call("GET")
+    call("POST", "/complete")  # refused: validation needs invoice_total
+    call("POST", "/complete", {"meta": [{"name": "invoice_total", "value": "118.00"}]})
+    clock.advance(30)
+    service.run_step("team_acme", task.id)
+    call("POST", "/complete")
+    clock.advance(30)
+    service.run_step("team_acme", task.id)
+    out.write("\nThe pipeline completes it after the last step (CLASSIFY).\n")
+    call("PUT", "/discard")  # refused: only a task in REVIEWING can be discarded
+    clock.advance(60)
+    call("PUT", "/unlock")
+    call("POST", "/complete", {"meta": [{"name": "invoice_total", "value": "181.00"}]})
+    service.run_step("team_acme", task.id)
+    call("POST", "/report", {"issues": [{"label": "ocr", "value": "digits swapped"}]})
 
 
 def _demo_chunkr(out: TextIO) -> None:
@@ -172,7 +215,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="taskcore",
         description="taskcore, the reference implementation of task API lifecycles. "
         "Implemented: Claro dataset tasks (lifecycle, cell selections, dataset locks, "
-        "service and HTTP router).",
+        "service and HTTP router) and Send AI document tasks (review pipeline, unlock, "
+        "complete, discard, report).",
         epilog="Documentation: https://github.com/taskcore/taskcore/tree/main/docs",
     )
     parser.add_argument("--version", action="version", version=f"taskcore {__version__}")
@@ -181,9 +225,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "demo",
-        help="run a Claro bulk task through the HTTP API, from creation to completion",
+        help="run a Claro bulk task and a Send AI review through the HTTP API",
         description="Run a Claro bulk task over a 200-row dataset through the HTTP API, "
-        "from creation to completion, printing each request and response.",
+        "from creation to completion, then a Send AI document through review, unlock "
+        "and re-completion, printing each request and response.",
     )
     docs = commands.add_parser(
         "docs",

@@ -1,0 +1,30 @@
+"""The Send AI service against its naive model (taskcore.testing.sendai), on both
+stores (stateful, against a naive model)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from hypothesis import settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from taskcore.clock import Clock
+from taskcore.store import SqliteStore, Store
+from taskcore.testing.sendai import SendAIServiceMachine, sendai_service_machine
+
+
+def test_the_service_on_the_memory_store_follows_the_model() -> None:
+    run_state_machine_as_test(SendAIServiceMachine)
+
+
+def test_the_service_on_the_sqlite_store_follows_the_model(tmp_path: Path) -> None:
+    numbers = itertools.count()
+
+    def fresh_store(clock: Clock) -> Store:
+        return SqliteStore(tmp_path / f"sendai-{next(numbers)}.db", clock=clock)
+
+    # Every step reads every task back through its own transaction: keep the SQLite
+    # run modest so the ci profile stays quick (the memory run explores the rules).
+    budget = settings(settings(), max_examples=min(settings().max_examples, 25))
+    run_state_machine_as_test(sendai_service_machine(fresh_store), settings=budget)
