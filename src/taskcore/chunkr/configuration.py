@@ -25,6 +25,7 @@ segment settings merge per segment type the same way.  ``chunk_processing`` and
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from enum import StrEnum
@@ -220,7 +221,10 @@ def _int(limit: int) -> Callable[[Any, str], int]:
 def _number(value: Any, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _type_error(path, "a number")
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number):  # NaN would never compare equal, nor serialise
+        raise _type_error(path, "a finite number")
+    return number
 
 
 def _text(value: Any, path: str) -> str:
@@ -580,6 +584,9 @@ class Configuration:
         Pure: neither value changes.  ``c.merge(Configuration()) == c``, and merging
         the same update twice gives what merging it once does.
         """
+        if given.segment_processing is not None and not given.segment_processing.settings:
+            # {} or {"Table": null} names no segment type: it gives nothing to merge.
+            given = attrs.evolve(given, segment_processing=None)
         merged = _merge(self, given)
         if given.segment_processing is not None and self.segment_processing is not None:
             merged = attrs.evolve(

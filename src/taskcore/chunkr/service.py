@@ -23,6 +23,7 @@ Thread-safe: all state is in the store; each call is one unit of work.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 import attrs
 
 from taskcore.cache import BoundedCache
-from taskcore.chunkr.configuration import Configuration
+from taskcore.chunkr.configuration import MAX_EXPIRES_IN, Configuration
 from taskcore.chunkr.errors import ChunkrTaskNotFound, ConfigurationUnchanged, UsageLimitExceeded
 from taskcore.chunkr.lifecycle import CHUNKR_TASK, ChunkrEvent, ChunkrStatus
 from taskcore.chunkr.task import ChunkrTask, Output, Previous
@@ -62,6 +63,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _S, _E = ChunkrStatus, ChunkrEvent
 
 
+def _check_user(user_id: object) -> None:
+    """A user call names its user: a non-empty string (``None`` would mean the worker,
+    who sees every user's tasks)."""
+    if not isinstance(user_id, str) or not user_id:
+        raise ValidationError("user_id must be a non-empty string", field="user_id")
+
+
 class ChunkrTasks:
     """Chunkr parse tasks: create, get, update, cancel, delete, and the worker side.
 
@@ -90,9 +98,11 @@ class ChunkrTasks:
         if default_expires_in is not None and (
             isinstance(default_expires_in, bool)
             or not isinstance(default_expires_in, int)
-            or default_expires_in < 0
+            or not 0 <= default_expires_in <= MAX_EXPIRES_IN
         ):
-            raise ValueError("default_expires_in must be a whole number of seconds >= 0")
+            raise ValueError(
+                f"default_expires_in must be a whole number of seconds in 0..{MAX_EXPIRES_IN}"
+            )
         self.default_expires_in = default_expires_in
         self._expiry = ExpiryIndex(EXPIRY)
         self._quiet_until = _EPOCH
@@ -133,6 +143,7 @@ class ChunkrTasks:
         Raises:
             ChunkrTaskNotFound: no such task for this user, or expired.
         """
+        _check_user(user_id)
         with self.store.unit(readonly=True) as unit:
             return self._load(unit, task_id, user_id)
 
@@ -150,6 +161,7 @@ class ChunkrTasks:
         Raises:
             ChunkrTaskNotFound: no such task for this user, or expired.
         """
+        _check_user(user_id)
         with self.store.unit(readonly=True) as unit:
             task = self._load(unit, task_id, user_id)
             data = output = None
@@ -157,7 +169,7 @@ class ChunkrTasks:
                 data = unit.get(FILES, composite_key(task_id))
             if task.status is _S.SUCCEEDED:
                 output = unit.get(OUTPUTS, composite_key(task_id))
-        return task_response(
+        wire = task_response(
             task,
             task_url=task_url,
             include_chunks=include_chunks,
@@ -165,6 +177,10 @@ class ChunkrTasks:
             file_data=data,
             output=output,
         )
+        # The answer shares parts with what the store keeps (memoised configuration
+        # forms, the stored output): hand the caller a copy of its own.
+        copied: dict[str, Any] = json.loads(json.dumps(wire))
+        return copied
 
     def output(self, user_id: str, task_id: str) -> Output | None:
         """The output of the task's last successful run while it is ``Succeeded``,
@@ -173,6 +189,7 @@ class ChunkrTasks:
         Raises:
             ChunkrTaskNotFound: no such task for this user, or expired.
         """
+        _check_user(user_id)
         with self.store.unit(readonly=True) as unit:
             task = self._load(unit, task_id, user_id)
             doc = unit.get(OUTPUTS, composite_key(task_id))
@@ -190,6 +207,7 @@ class ChunkrTasks:
                 or counted.
             IdCollision: the id factory kept giving ids in use; nothing was created.
         """
+        _check_user(user_id)
         with self.store.unit() as unit:
             self._purge_on_the_side(unit)
             try:
@@ -223,6 +241,7 @@ class ChunkrTasks:
             ConfigurationUnchanged: the merged configuration equals the current one.
             The task is unchanged in every case.
         """
+        _check_user(user_id)
 
         def act(unit: Unit, task: ChunkrTask) -> ChunkrTask:
             status = CHUNKR_TASK.fire(task.status, _E.UPDATE, task)
@@ -249,6 +268,7 @@ class ChunkrTasks:
             ChunkrTaskNotFound: no such task for this user, or expired.
             TaskNotCancellable: the task is not ``Starting``; it is unchanged.
         """
+        _check_user(user_id)
 
         def act(unit: Unit, task: ChunkrTask) -> ChunkrTask:
             status = CHUNKR_TASK.fire(task.status, _E.CANCEL, task)
@@ -266,6 +286,7 @@ class ChunkrTasks:
             ChunkrTaskNotFound: no such task for this user, or expired.
             TaskNotDeletable: the task is ``Starting`` or ``Processing``; it is kept.
         """
+        _check_user(user_id)
         with self.store.unit() as unit:
             task = self._load(unit, task_id, user_id)
             CHUNKR_TASK.fire(task.status, _E.DELETE, task)
@@ -299,7 +320,14 @@ class ChunkrTasks:
 
         def act(unit: Unit, task: ChunkrTask) -> ChunkrTask:
             status = CHUNKR_TASK.fire(task.status, _E.SUCCEED, task)
-            unit.put(OUTPUTS, composite_key(task_id), output.to_doc())
+            doc = output.to_doc()
+            try:  # NaN or infinity would be stored, then break every later GET
+                json.dumps(doc, allow_nan=False)
+            except ValueError:
+                raise ValidationError(
+                    "output holds a number that is not finite", field="output"
+                ) from None
+            unit.put(OUTPUTS, composite_key(task_id), doc)
             done = attrs.evolve(task, previous=None)
             return self._finished(unit, done, status, "Task succeeded")
 

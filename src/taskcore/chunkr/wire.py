@@ -8,7 +8,7 @@ configuration's fields only.  Parsing is strict (see
 :class:`~taskcore.errors.ValidationError` naming the field.
 
 :func:`task_response` is the client's ``TaskResponse``: ``task_id``, ``status``,
-``message``, the four timestamps (ISO 8601 UTC with microseconds, ``null`` when not set),
+``message``, the four timestamps (ISO 8601 UTC, microseconds when not zero, ``null`` when not set),
 ``configuration`` (with ``input_file_url``), ``output`` (only while ``Succeeded``) and
 ``task_url``, the task's own absolute URL that the client polls.
 """
@@ -21,6 +21,7 @@ import mimetypes
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -35,7 +36,8 @@ __all__ = ["MAX_FILE_NAME_LENGTH", "CreateForm", "parse_create", "parse_update",
 MAX_FILE_NAME_LENGTH = 255
 """The longest ``file_name`` accepted, in characters."""
 
-_DATA_URL = re.compile(r"\Adata:[\w.+-]+/[\w.+-]+;base64,", re.ASCII)
+_DATA_URL = re.compile(r"\Adata:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[^;,]*)*;base64,", re.ASCII)
+"""A ``data:`` URL of base64 content, parameters allowed (RFC 2397: ``;name=a.pdf``)."""
 
 
 @attrs.frozen
@@ -64,13 +66,20 @@ def _file(value: Any) -> tuple[str | None, str | None]:
     if not isinstance(value, str) or not value:
         raise ValidationError("Invalid value for file: expected a URL or base64", field="file")
     if value.startswith(("http://", "https://")):
-        if any(c.isspace() for c in value):
+        try:  # urlsplit refuses some hosts itself ("http://[::1")
+            host = urlsplit(value).hostname if value.isprintable() else None
+        except ValueError:
+            host = None
+        if not host or any(c.isspace() for c in value):
             raise ValidationError("Invalid file URL", field="file")
         return value, None
     data = value
     match = _DATA_URL.match(value)
     if match is not None:
         data = value[match.end() :]
+    # The chunkr-ai client passes base64 through as Python's lenient decoder reads it,
+    # line breaks included (``base64.encodebytes``): drop them, then decode strictly.
+    data = data.replace("\r", "").replace("\n", "")
     try:
         if not data or not base64.b64decode(data.encode("ascii"), validate=True):
             raise ValueError

@@ -82,6 +82,8 @@ def _normal(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _merge(current: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    if given.get("segment_processing") == {}:  # names no segment type: gives nothing
+        given = {k: v for k, v in given.items() if k != "segment_processing"}
     merged = {**current, **given}
     if "segment_processing" in given and "segment_processing" in current:
         merged["segment_processing"] = {
