@@ -50,6 +50,10 @@ MAX_BODY_BYTES: Final = 1_000_000
 """The largest request body accepted (a bigger one is 400 before it is parsed)."""
 
 
+_NO_BODY: Final = object()
+"""What :func:`sendai_router`'s body reader gives for an optional body left blank."""
+
+
 def render_error(error: TaskcoreError) -> Response:
     """``{"code", "message"}`` with the error's HTTP status."""
     return json_response(error.status, error_body(error))
@@ -78,12 +82,13 @@ def sendai_router(service: SendAITasks, api_keys: Mapping[str, ApiKey]) -> Route
         return key
 
     def body(request: Request, key: ApiKey, params: Mapping[str, str], optional: bool) -> Any:
-        """The parsed body; a bad one is refused only once the task is known to exist."""
+        """The parsed body (:data:`_NO_BODY` for an optional one left blank, which is not
+        JSON ``null``); a bad one is refused only once the task is known to exist."""
         try:
             if len(request.body) > MAX_BODY_BYTES:
                 raise ValidationError(f"Request body is larger than {MAX_BODY_BYTES} bytes")
             if optional and not request.body.strip():
-                return None
+                return _NO_BODY
             return request.json()
         except ValidationError:
             service.check_task(key, params["project_id"], params["task_id"])
@@ -110,7 +115,8 @@ def sendai_router(service: SendAITasks, api_keys: Mapping[str, ApiKey]) -> Route
         def handler(request: Request, params: Mapping[str, str]) -> Response:
             key = caller(request, params, EDIT)
             # unlock and discard take no body: one that is sent must be ``{}``.
-            if request.body.strip() and body(request, key, params, optional=False) != {}:
+            raw = body(request, key, params, optional=True)
+            if raw is not _NO_BODY and raw != {}:
                 service.check_task(key, params["project_id"], params["task_id"])
                 raise ValidationError("This operation takes no request body")
             task = act(service, key, params["project_id"], params["task_id"])
@@ -122,7 +128,9 @@ def sendai_router(service: SendAITasks, api_keys: Mapping[str, ApiKey]) -> Route
         key = caller(request, params, EDIT)
         raw = body(request, key, params, optional=True)
         try:
-            meta = parse_complete(raw)
+            if raw is None:  # JSON null is a body, and not an object
+                raise ValidationError("Request body must be a JSON object")
+            meta = None if raw is _NO_BODY else parse_complete(raw)
         except ValidationError:
             service.check_task(key, params["project_id"], params["task_id"])
             raise

@@ -95,12 +95,21 @@ DECODED_PROJECTS: Final = 256
 _DRAWS: Final = 8
 
 
+def _whole(_: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{attribute.name} must be an integer, not {type(value).__name__}")
+
+
 @attrs.frozen
 class Document:
-    """A document an upload brings: its name and page count."""
+    """A document an upload brings: its name and page count.
 
-    name: str
-    pages: int = 1
+    Raises:
+        TypeError: ``name`` is not a string or ``pages`` not an integer (bool is not one).
+    """
+
+    name: str = attrs.field(validator=attrs.validators.instance_of(str))
+    pages: int = attrs.field(default=1, validator=_whole)
 
 
 @attrs.frozen
@@ -407,8 +416,11 @@ class SendAITasks:
     ) -> tuple[SendAITask, Report]:
         """Report issues with a task, in any status; the status never changes.
 
-        The report is kept (:meth:`reports`), then each issue is filed with the tracker;
-        the returned report's ``failed_issues`` names what the tracker refused (207).
+        Each issue is filed with the tracker first (outside any unit of work: the tracker
+        is another system), then the report is kept (:meth:`reports`) in one unit, with
+        ``failed_issues`` naming what the tracker refused (207).  A report refused after
+        filing (a busy store: ``STORE_BUSY``) keeps nothing, so a retry files its issues
+        again: the tracker is the one to deduplicate.
 
         Raises:
             Unauthorized: the key lacks ``task.edit``.
@@ -417,24 +429,20 @@ class SendAITasks:
         """
         _need_scope(key, EDIT)
         team = key.team_id
-        with self.store.unit() as unit:
+        with self.store.unit(readonly=True) as unit:
             task = self._task(unit, team, project_id, task_id)
             if not issues:  # after the task is found: key, scope, task, then the body
                 raise ValidationError("'issues' must not be empty", field="issues")
             SENDAI_TASK.fire(task.status, SendAIEvent.REPORT)
-            report = Report(self.report_ids(), task.id, unit.now, tuple(issues), message)
+        failed = tuple(issue for issue in issues if not self._filed(team, task_id, issue))
+        with self.store.unit() as unit:
+            task = self._task(unit, team, project_id, task_id)
+            report = Report(
+                self.report_ids(), task.id, unit.now, tuple(issues), message, failed_issues=failed
+            )
             kept = list(unit.get(REPORTS, composite_key(team, task_id)) or ())
             kept.append(report.to_doc())
             unit.put(REPORTS, composite_key(team, task_id), kept[-MAX_REPORTS_PER_TASK:])
-        failed = tuple(issue for issue in issues if not self._filed(team, task_id, issue))
-        if failed:
-            report = attrs.evolve(report, failed_issues=failed)
-            with self.store.unit() as unit:
-                docs = list(unit.get(REPORTS, composite_key(team, task_id)) or ())
-                for i, doc in enumerate(docs):
-                    if doc["report_id"] == report.report_id:
-                        docs[i] = report.to_doc()
-                unit.put(REPORTS, composite_key(team, task_id), docs)
         return task, report
 
     def reports(self, key: ApiKey, project_id: str, task_id: str) -> tuple[Report, ...]:

@@ -21,11 +21,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 from taskcore.clock import format_instant, parse_instant
+from taskcore.errors import ValidationError
 from taskcore.sendai.lifecycle import SendAIStatus
 
 __all__ = [
@@ -59,8 +60,20 @@ class StepType(StrEnum):
 
 # Typed converters: with the bare ``tuple`` builtin as a converter, mypy cannot solve its
 # type variable and refuses every argument.
+def _strings(items: Iterable[str], what: str) -> tuple[str, ...]:
+    """A collection of strings; a lone string is refused (it would be read as its
+    characters, one name each)."""
+    if isinstance(items, str | bytes):
+        raise TypeError(f"{what} must be a collection of strings, not a single string")
+    names = tuple(items)
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"{what} must hold strings, not {type(name).__name__}")
+    return names
+
+
 def _names(items: Iterable[str]) -> tuple[str, ...]:
-    return tuple(items)
+    return _strings(items, "required")
 
 
 def _filters(items: Iterable[FilterRule]) -> tuple[FilterRule, ...]:
@@ -80,7 +93,7 @@ def _issues(items: Iterable[Issue]) -> tuple[Issue, ...]:
 
 
 def _scopes(scopes: Iterable[str]) -> frozenset[str]:
-    return frozenset(SCOPE_ALIASES.get(scope, scope) for scope in scopes)
+    return frozenset(SCOPE_ALIASES.get(scope, scope) for scope in _strings(scopes, "scopes"))
 
 
 @attrs.frozen
@@ -107,12 +120,26 @@ class MetaField:
         return {"name": self.name, "value": self.value}
 
 
+MAX_TASK_META: Final = 200
+"""The most meta fields a task holds (a bound: corrections may only add up to it)."""
+
+
 def merge_meta(current: Sequence[MetaField], changes: Sequence[MetaField]) -> tuple[MetaField, ...]:
     """``current`` with each name in ``changes`` set to its new value (new names are
-    appended, in the order given; a name given twice keeps its last value)."""
+    appended, in the order given; a name given twice keeps its last value).
+
+    Raises:
+        ValidationError: the task would hold more than :data:`MAX_TASK_META` fields
+            (``field`` is ``meta``); nothing is merged.
+    """
     fields = {field.name: field for field in current}
     for field in changes:
         fields[field.name] = field  # an existing name keeps its place
+    if len(fields) > MAX_TASK_META and len(fields) > len(current):
+        raise ValidationError(
+            f"A task holds at most {MAX_TASK_META} meta fields; this would make {len(fields)}",
+            field="meta",
+        )
     return tuple(fields.values())
 
 

@@ -93,7 +93,11 @@ def report_response(task: SendAITask, failed: Sequence[Issue]) -> dict[str, Any]
 
 
 def error_body(error: TaskcoreError) -> dict[str, str]:
-    """``{"code", "message"}``."""
+    """``{"code", "message"}``; a validation error's message ends by naming its field
+    (``... (field: meta.z)``), since the body has no field of its own."""
+    field = getattr(error, "field", None)
+    if isinstance(error, ValidationError) and field:
+        return {"code": error.code, "message": f"{error.message} (field: {field})"}
     return {"code": error.code, "message": error.message}
 
 
