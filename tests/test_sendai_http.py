@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -81,8 +82,10 @@ class Api:
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def api(request: pytest.FixtureRequest, tmp_path: Path) -> Api:
-    return Api(request.param, tmp_path)
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    made = Api(request.param, tmp_path)
+    with made.store:
+        yield made
 
 
 def test_every_golden_file_is_in_the_readme_table() -> None:
@@ -132,12 +135,16 @@ def test_report_is_201_with_the_task_unchanged(api: Api) -> None:
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_report_is_207_naming_what_the_tracker_refused(kind: str, tmp_path: Path) -> None:
     api = Api(kind, tmp_path, FailingTracker(lambda issue: issue.label == "external"))
-    task_id = api.reviewing()
-    issues = [{"label": "q", "value": "blurry"}, {"label": "external", "value": "sync to tracker"}]
-    response = api.call("POST", task_id, "report", {"issues": issues, "message": "see page 2"})
-    expected = golden("report_task.multi_status.json", task_id)
-    assert (207, expected) == (response.status, response.json())
-    (report,) = api.service.reports(READER, PROJECT, task_id)
+    with api.store:
+        task_id = api.reviewing()
+        issues = [
+            {"label": "q", "value": "blurry"},
+            {"label": "external", "value": "sync to tracker"},
+        ]
+        response = api.call("POST", task_id, "report", {"issues": issues, "message": "see page 2"})
+        expected = golden("report_task.multi_status.json", task_id)
+        assert (207, expected) == (response.status, response.json())
+        (report,) = api.service.reports(READER, PROJECT, task_id)
     assert ("see page 2", (Issue("external", "sync to tracker"),)) == (
         report.message,
         report.failed_issues,

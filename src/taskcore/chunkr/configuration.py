@@ -213,7 +213,8 @@ def _int(limit: int) -> Callable[[Any, str], int]:
     def parse(value: Any, path: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
             raise _type_error(path, f"a whole number from 0 to {limit}")
-        return value
+        number: int = value
+        return number
 
     return parse
 
