@@ -111,6 +111,7 @@ def chunkr_router(
             task_url=url(task_id),
             include_chunks=include_chunks,
             base64_urls=base64_urls,
+            copy=False,  # serialised at once, never changed
         )
         return json_response(200, wire)
 

@@ -155,8 +155,13 @@ class ChunkrTasks:
         task_url: str,
         include_chunks: bool = True,
         base64_urls: bool = False,
+        copy: bool = True,
     ) -> dict[str, Any]:
         """The ``TaskResponse`` of ``GET /api/v1/task/{task_id}``, read in one unit.
+
+        With ``copy=False`` the answer shares parts with what the store keeps (memoised
+        configuration forms, the stored output): serialise it, never change it.  The
+        router does that; by default the caller gets a copy of its own.
 
         Raises:
             ChunkrTaskNotFound: no such task for this user, or expired.
@@ -177,8 +182,8 @@ class ChunkrTasks:
             file_data=data,
             output=output,
         )
-        # The answer shares parts with what the store keeps (memoised configuration
-        # forms, the stored output): hand the caller a copy of its own.
+        if not copy:
+            return wire
         copied: dict[str, Any] = json.loads(json.dumps(wire))
         return copied
 
