@@ -158,6 +158,9 @@ def fire_cases(draw: st.DrawFn) -> tuple[Lifecycle[Any, Any, Any], Any, Any, dic
     for exclusive in _EXCLUSIVE:  # at most one of them can hold: keep the first that does
         held = [name for name in exclusive if outcomes.get(name)]
         outcomes.update(dict.fromkeys(held[1:], False))
+    for stronger, weaker in _IMPLIES:  # a guard that holds only when another does
+        if outcomes.get(stronger):
+            outcomes[weaker] = True
     return lifecycle, state, event, outcomes
 
 
@@ -171,6 +174,15 @@ _WITNESSES: dict[str, dict[bool, dict[str, Any]]] = {
     "rerun_of_succeeded": {True: {"rerun_of": "Succeeded"}, False: {}},
     "rerun_of_failed": {True: {"rerun_of": "Failed"}, False: {}},
     "passes_validation": {True: {"valid": True}, False: {"valid": False}},
+    # Visual Layer's abort guard holds only for a dataset creation (_IMPLIES).
+    "dataset_creation_outside_commit_phase": {
+        True: {"in_commit_phase": False},
+        False: {"in_commit_phase": True},
+    },
+    "dataset_creation": {
+        True: {"task_type": "DATASET_CREATION"},
+        False: {"task_type": "REINDEX"},
+    },
     "unlockable": {
         True: {"exported": False, "upload_fully_processed": False},
         False: {"exported": True, "upload_fully_processed": False},
@@ -180,6 +192,10 @@ _WITNESSES: dict[str, dict[bool, dict[str, Any]]] = {
 _BASE: dict[str, Any] = {"rerun_of": None}
 # Guards that cannot hold together (they read the same key).
 _EXCLUSIVE: tuple[tuple[str, ...], ...] = (("rerun_of_succeeded", "rerun_of_failed"),)
+# Guards that hold only when another one does: (stronger, weaker).
+_IMPLIES: tuple[tuple[str, str], ...] = (
+    ("dataset_creation_outside_commit_phase", "dataset_creation"),
+)
 
 
 def _context(lifecycle: Lifecycle[Any, Any, Any], outcomes: dict[str, bool]) -> SimpleNamespace:
