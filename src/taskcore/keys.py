@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-__all__ = ["composite_key"]
+__all__ = ["composite_key", "composite_range", "key_parts"]
 
 
 def composite_key(*parts: str) -> str:
@@ -33,3 +33,27 @@ def composite_key(*parts: str) -> str:
 @lru_cache(maxsize=4096)  # bounded: the same (account, id) pairs recur on every call
 def _encode(parts: tuple[str, ...]) -> str:
     return json.dumps(parts, separators=(",", ":"))
+
+
+def composite_range(*parts: str) -> tuple[str, str]:
+    """Return ``(start, stop)`` such that the keys ``composite_key(*parts, *more)`` with
+    at least one more part are exactly the keys ``k`` with ``start <= k < stop`` (for a
+    :meth:`~taskcore.store.Unit.scan`).
+
+    >>> start, stop = composite_range("a")
+    >>> start <= composite_key("a", "b") < stop and not start <= composite_key("ab") < stop
+    True
+
+    Raises:
+        TypeError: a part is not a ``str``.
+    """
+    whole = composite_key(*parts)
+    start = whole[:-1] + ("," if parts else "")
+    # Every longer key continues ``start``; the same text with its last character
+    # incremented is the first string after all of them.
+    return start, start[:-1] + chr(ord(start[-1]) + 1)
+
+
+def key_parts(key: str) -> tuple[str, ...]:
+    """Return the parts a :func:`composite_key` was built from."""
+    return tuple(json.loads(key))

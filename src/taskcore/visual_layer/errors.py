@@ -19,6 +19,7 @@ __all__ = [
     "InvalidParameter",
     "TaskNotAbortable",
     "TaskNotRetryable",
+    "VisualLayerDatasetNotFound",
     "VisualLayerTaskNotFound",
     "detail_body",
 ]
@@ -42,6 +43,21 @@ class VisualLayerTaskNotFound(NotFound):
     def __init__(self, task_id: str) -> None:
         self.task_id = task_id
         super().__init__("Task not found")
+
+
+class VisualLayerDatasetNotFound(NotFound):
+    """``Dataset not found`` (404): no such dataset, or one the user cannot see.
+
+    Attributes:
+        dataset_id: the id named.
+    """
+
+    code = "VL_DATASET_NOT_FOUND"
+    title = "Dataset not found"
+
+    def __init__(self, dataset_id: str) -> None:
+        self.dataset_id = dataset_id
+        super().__init__("Dataset not found")
 
 
 class TaskNotAbortable(IllegalTransition):

@@ -1,0 +1,288 @@
+"""Visual Layer values: a dataset, a dataset task, and a list query.
+
+Values are frozen: the service changes a task by firing an event on
+:data:`~taskcore.visual_layer.lifecycle.VL_TASK` and storing ``attrs.evolve(task, ...)``.
+Decisions (docs/visual-layer.md):
+
+- ``start_time`` is the submit instant in whole seconds (what the wire shows, so
+  ``start_time_from``/``start_time_to`` compare with exactly what the caller sees) and is
+  kept by a retry; ``end_time`` is the instant the task reached ``COMPLETED``, ``FAILED``
+  or ``ABORTED``, ``None`` otherwise.
+- ``status_message`` is "<type label> <state word>" (``Enrichment failed``), set by every
+  transition (:func:`status_message`).
+- A task's ``configuration`` is an opaque JSON object kept as given; a retry keeps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from taskcore.clock import format_instant, parse_instant, whole_second
+from taskcore.visual_layer.errors import InvalidParameter
+from taskcore.visual_layer.lifecycle import TaskType, VisualLayerStatus
+
+__all__ = [
+    "PAGE_SIZES",
+    "SORT_FIELDS",
+    "Dataset",
+    "DatasetStatus",
+    "SortOrder",
+    "TaskQuery",
+    "VisualLayerTask",
+    "status_message",
+]
+
+
+class DatasetStatus(StrEnum):
+    """A dataset's ``dataset_status`` (wire values)."""
+
+    READY = "READY"
+    READ_ONLY = "READ_ONLY"
+    PARTIAL_INDEX = "PARTIAL_INDEX"
+
+
+class SortOrder(StrEnum):
+    """``sort_order``."""
+
+    ASC = "asc"
+    DESC = "desc"
+
+
+SORT_FIELDS = ("start_time", "status", "task_type", "dataset_name", "dataset_id", "created_by")
+"""The documented ``sort_by`` values."""
+PAGE_SIZES = range(5, 51)
+"""The documented ``page_size`` range, 5..50."""
+MAX_PAGE = 10**9
+"""The largest ``page`` accepted (a bound, so offsets stay small integers)."""
+
+_LABELS = {
+    TaskType.DATASET_CREATION: "Dataset creation",
+    TaskType.MEDIA_ADDITION: "Media addition",
+    TaskType.REINDEX: "Reindex",
+    TaskType.ENRICHMENT: "Enrichment",
+    TaskType.CUSTOM_METADATA: "Custom metadata",
+    TaskType.SNAPSHOT_RESTORE: "Snapshot restore",
+    TaskType.SNAPSHOT_CLONE: "Snapshot clone",
+}
+_WORDS = {
+    VisualLayerStatus.INITIALIZING: "initializing",
+    VisualLayerStatus.RUNNING: "running",
+    VisualLayerStatus.COMPLETED: "completed",
+    VisualLayerStatus.FAILED: "failed",
+    VisualLayerStatus.ABORTED: "aborted",
+}
+
+
+def status_message(task_type: TaskType, status: VisualLayerStatus, committing: bool) -> str:
+    """The ``status_message`` of a task of ``task_type`` in ``status``: "Enrichment
+    failed", "Dataset creation running"; "... committing" in the commit phase."""
+    word = "committing" if committing and status is VisualLayerStatus.RUNNING else _WORDS[status]
+    return f"{_LABELS[task_type]} {word}"
+
+
+def _users(users: Iterable[str]) -> frozenset[str]:
+    return frozenset(users)
+
+
+@attrs.frozen
+class Dataset:
+    """A dataset: its id, name, status and the users (emails) who may see it."""
+
+    dataset_id: str
+    name: str
+    status: DatasetStatus = attrs.field(converter=DatasetStatus, default=DatasetStatus.READY)
+    users: frozenset[str] = attrs.field(converter=_users, factory=frozenset)
+
+    def to_doc(self) -> dict[str, Any]:
+        """The stored document."""
+        return {
+            "dataset_id": self.dataset_id,
+            "name": self.name,
+            "status": self.status.value,
+            "users": sorted(self.users),
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Dataset:
+        """The dataset of a stored document."""
+        return cls(doc["dataset_id"], doc["name"], doc["status"], doc["users"])
+
+
+def _instant(value: datetime | None) -> str | None:
+    return None if value is None else format_instant(value)
+
+
+def _parsed(value: str | None) -> datetime | None:
+    return None if value is None else parse_instant(value)
+
+
+@attrs.frozen
+class VisualLayerTask:
+    """One dataset task, as stored (the dataset's name and status are joined in when it
+    is shown)."""
+
+    task_id: str
+    dataset_id: str
+    created_by: str
+    task_type: TaskType = attrs.field(converter=TaskType)
+    status: VisualLayerStatus = attrs.field(converter=VisualLayerStatus)
+    status_message: str
+    start_time: datetime = attrs.field(converter=whole_second)
+    progress_percentage: int | None = None
+    error_message: str | None = None
+    end_time: datetime | None = None
+    in_commit_phase: bool = False
+    configuration: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def to_doc(self) -> dict[str, Any]:
+        """The stored document."""
+        return {
+            "task_id": self.task_id,
+            "dataset_id": self.dataset_id,
+            "created_by": self.created_by,
+            "task_type": self.task_type.value,
+            "status": self.status.value,
+            "status_message": self.status_message,
+            "start_time": format_instant(self.start_time),
+            "progress_percentage": self.progress_percentage,
+            "error_message": self.error_message,
+            "end_time": _instant(self.end_time),
+            "in_commit_phase": self.in_commit_phase,
+            "configuration": dict(self.configuration),
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> VisualLayerTask:
+        """The task of a stored document."""
+        return cls(
+            task_id=doc["task_id"],
+            dataset_id=doc["dataset_id"],
+            created_by=doc["created_by"],
+            task_type=doc["task_type"],
+            status=doc["status"],
+            status_message=doc["status_message"],
+            start_time=parse_instant(doc["start_time"]),
+            progress_percentage=doc["progress_percentage"],
+            error_message=doc["error_message"],
+            end_time=_parsed(doc["end_time"]),
+            in_commit_phase=doc["in_commit_phase"],
+            configuration=doc["configuration"],
+        )
+
+
+def _one_of(field: str, value: object, allowed: Any) -> None:
+    values = [a.value if isinstance(a, StrEnum) else a for a in allowed]
+    if value not in values:
+        raise InvalidParameter(field, f"must be one of {', '.join(map(str, values))}")
+
+
+def _text(field: str, value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise InvalidParameter(field, "must be a non-empty string")
+
+
+def _instant_param(field: str, value: object) -> datetime:
+    if isinstance(value, datetime):
+        return parse_instant(value.isoformat())
+    if not isinstance(value, str):
+        raise InvalidParameter(field, "must be an ISO 8601 datetime")
+    try:
+        return parse_instant(value)
+    except ValueError:
+        raise InvalidParameter(field, "must be an ISO 8601 datetime") from None
+
+
+def _uuid(field: str, value: object) -> str:
+    import uuid
+
+    if not isinstance(value, str):
+        raise InvalidParameter(field, "must be a UUID")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidParameter(field, "must be a UUID") from None
+
+
+def _whole(field: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, str):
+        if not (value.isascii() and value.isdigit()) or len(value) > 12:
+            raise InvalidParameter(field, f"must be a whole number in {low}..{high}")
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidParameter(field, f"must be a whole number in {low}..{high}")
+    return value
+
+
+@attrs.frozen
+class TaskQuery:
+    """One list query: the documented filters, sort and page (docs/visual-layer.md,
+    "Listing").  Every field is checked when the query is built; a bad one is
+    :class:`~taskcore.visual_layer.errors.InvalidParameter` (422) naming it, never
+    clamped.
+
+    ``dataset_id`` is a UUID (any spelling; kept in its canonical lowercase form);
+    ``dataset_name`` and ``created_by`` match exactly; the time bounds are inclusive.
+    """
+
+    dataset_id: str | None = None
+    dataset_name: str | None = None
+    task_type: TaskType | None = None
+    task_status: VisualLayerStatus | None = None
+    created_by: str | None = None
+    start_time_from: datetime | None = None
+    start_time_to: datetime | None = None
+    sort_by: str = "start_time"
+    sort_order: SortOrder = SortOrder.DESC
+    page: int = 1
+    page_size: int = 20
+
+    @classmethod
+    def build(cls, **given: object) -> TaskQuery:
+        """A query from keyword values (wire strings or typed values); ``None`` means
+        "not given".
+
+        Raises:
+            InvalidParameter: an unknown parameter, or a value that is not valid.
+        """
+        fields = {f.name for f in attrs.fields(cls)}
+        for name in given:
+            if name not in fields:
+                raise InvalidParameter(name, "is not a known parameter")
+        kept = {k: v for k, v in given.items() if v is not None}
+        out: dict[str, Any] = {}
+        if "dataset_id" in kept:
+            out["dataset_id"] = _uuid("dataset_id", kept["dataset_id"])
+        for name in ("dataset_name", "created_by"):
+            if name in kept:
+                _text(name, kept[name])
+                out[name] = kept[name]
+        if "task_type" in kept:
+            _one_of("task_type", kept["task_type"], TaskType)
+            out["task_type"] = TaskType(str(kept["task_type"]))
+        if "task_status" in kept:
+            _one_of("task_status", kept["task_status"], VisualLayerStatus)
+            out["task_status"] = VisualLayerStatus(str(kept["task_status"]))
+        for name in ("start_time_from", "start_time_to"):
+            if name in kept:
+                out[name] = _instant_param(name, kept[name])
+        if "sort_by" in kept:
+            _one_of("sort_by", kept["sort_by"], SORT_FIELDS)
+            out["sort_by"] = kept["sort_by"]
+        if "sort_order" in kept:
+            _one_of("sort_order", kept["sort_order"], SortOrder)
+            out["sort_order"] = SortOrder(str(kept["sort_order"]))
+        if "page" in kept:
+            out["page"] = _whole("page", kept["page"], 1, MAX_PAGE)
+        if "page_size" in kept:
+            out["page_size"] = _whole("page_size", kept["page_size"], PAGE_SIZES[0], PAGE_SIZES[-1])
+        return cls(**out)
+
+    @property
+    def offset(self) -> int:
+        """How many matching tasks come before this page."""
+        return (self.page - 1) * self.page_size
