@@ -15,6 +15,7 @@ Decisions (docs/visual-layer.md):
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -34,6 +35,7 @@ __all__ = [
     "SortOrder",
     "TaskQuery",
     "VisualLayerTask",
+    "canonical_uuid",
     "status_message",
 ]
 
@@ -197,9 +199,12 @@ def _instant_param(field: str, value: object) -> datetime:
         raise InvalidParameter(field, "must be an ISO 8601 datetime") from None
 
 
-def _uuid(field: str, value: object) -> str:
-    import uuid
+def canonical_uuid(field: str, value: object) -> str:
+    """``value`` as a canonical lowercase UUID string.
 
+    Raises:
+        InvalidParameter: ``value`` is not a UUID (422 naming ``field``).
+    """
     if not isinstance(value, str):
         raise InvalidParameter(field, "must be a UUID")
     try:
@@ -256,7 +261,7 @@ class TaskQuery:
         kept = {k: v for k, v in given.items() if v is not None}
         out: dict[str, Any] = {}
         if "dataset_id" in kept:
-            out["dataset_id"] = _uuid("dataset_id", kept["dataset_id"])
+            out["dataset_id"] = canonical_uuid("dataset_id", kept["dataset_id"])
         for name in ("dataset_name", "created_by"):
             if name in kept:
                 _text(name, kept[name])
