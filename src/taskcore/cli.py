@@ -32,6 +32,9 @@ from taskcore.ids import SeededIds
 from taskcore.sendai import ApiKey, Document, SendAITasks, Step
 from taskcore.sendai.http import sendai_router
 from taskcore.store import MemoryStore
+from taskcore.visual_layer import TaskType
+from taskcore.visual_layer.http import visual_layer_router
+from taskcore.visual_layer.service import VisualLayerTasks
 
 __all__ = ["main"]
 
@@ -102,6 +105,7 @@ def _demo(out: TextIO) -> int:
     )
     _demo_sendai(out)
     _demo_chunkr(out)
+    _demo_visual_layer(out)
     return 0
 
 
@@ -191,6 +195,47 @@ def _demo_chunkr(out: TextIO) -> None:
     call("GET", url)
     call("DELETE", url)
     call("GET", url)
+
+
+def _demo_visual_layer(out: TextIO) -> None:
+    """Visual Layer dataset tasks through the Task Manager API: a failed dataset
+    creation retried, an abort refused in the commit phase, a filtered, sorted list."""
+    clock = ManualClock()
+    service = VisualLayerTasks(MemoryStore(clock), ids=SeededIds(2026, prefix=""))
+    api = visual_layer_router(service, {"YOUR_JWT": "rachel@visual-layer.com"})
+    auth = {"Authorization": "Bearer YOUR_JWT"}
+    me = "rachel@visual-layer.com"
+
+    def call(method: str, path: str, **query: str) -> None:
+        response = api.handle(Request(method, path, auth, b"", query))
+        shown = "?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""
+        out.write(f"\n$ {method} {path}{shown}\n-> {response.status}\n")
+        out.write(json.dumps(response.json(), indent=2) + "\n")
+
+    out.write("\n== Visual Layer: dataset tasks\n")
+    out.write("\nA dataset creation fails at 45%; the user retries it.\n")
+    images = service.add_dataset("Product Images Q1", [me]).dataset_id
+    creation = service.submit(images, TaskType.DATASET_CREATION, me).task.task_id
+    service.start(creation)
+    service.progress(creation, 45)
+    clock.advance(300)
+    service.fail(creation, "Model timeout after 300s")
+    call("POST", f"/api/v1/tasks/{creation}/retry")
+    out.write("\nThe retried creation reaches its commit phase: abort is refused.\n")
+    service.start(creation)
+    service.enter_commit_phase(creation)
+    call("POST", f"/api/v1/tasks/{creation}/abort")
+    clock.advance(60)
+    service.complete(creation)
+    training = service.add_dataset("Training Set v2", [me]).dataset_id
+    for dataset, kind in [(images, TaskType.ENRICHMENT), (training, TaskType.REINDEX)]:
+        clock.advance(60)
+        task_id = service.submit(dataset, kind, me).task.task_id
+        service.start(task_id)
+        service.fail(task_id, f"{kind.value.title()} worker lost")
+    out.write("\nFailed tasks, newest first, five to a page:\n")
+    call("GET", "/api/v1/tasks", task_status="FAILED", sort_by="start_time",
+         sort_order="desc", page_size="5")  # fmt: skip
 
 
 def _docs(root: Path, check: bool, out: TextIO) -> int:
