@@ -519,3 +519,13 @@ def test_walking_every_page_of_a_long_list_yields_each_task_once(
                 page += 1
             assert expected == walked
             assert len(set(walked)) == len(walked) > 50
+
+
+def test_a_query_checks_its_fields_however_it_is_built() -> None:
+    with pytest.raises(InvalidParameter) as raised:
+        TaskQuery(page_size=4)
+    assert "page_size" == raised.value.field
+    with pytest.raises(InvalidParameter) as raised:
+        attrs.evolve(TaskQuery(), sort_by="progress")
+    assert "sort_by" == raised.value.field
+    assert S.FAILED is TaskQuery(task_status="FAILED").task_status

@@ -183,9 +183,10 @@ def _one_of(field: str, value: object, allowed: Any) -> None:
         raise InvalidParameter(field, f"must be one of {', '.join(map(str, values))}")
 
 
-def _text(field: str, value: object) -> None:
+def _text(field: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidParameter(field, "must be a non-empty string")
+    return value
 
 
 def _instant_param(field: str, value: object) -> datetime:
@@ -223,10 +224,63 @@ def _whole(field: str, value: object, low: int, high: int) -> int:
     return value
 
 
+def _dataset_id(value: object) -> str | None:
+    return None if value is None else canonical_uuid("dataset_id", value)
+
+
+def _dataset_name(value: object) -> str | None:
+    return None if value is None else _text("dataset_name", value)
+
+
+def _created_by(value: object) -> str | None:
+    return None if value is None else _text("created_by", value)
+
+
+def _task_type(value: object) -> TaskType | None:
+    if value is None:
+        return None
+    _one_of("task_type", value, TaskType)
+    return TaskType(str(value))
+
+
+def _task_status(value: object) -> VisualLayerStatus | None:
+    if value is None:
+        return None
+    _one_of("task_status", value, VisualLayerStatus)
+    return VisualLayerStatus(str(value))
+
+
+def _from(value: object) -> datetime | None:
+    return None if value is None else _instant_param("start_time_from", value)
+
+
+def _to(value: object) -> datetime | None:
+    return None if value is None else _instant_param("start_time_to", value)
+
+
+def _sort_by(value: object) -> str:
+    _one_of("sort_by", value, SORT_FIELDS)
+    return str(value)
+
+
+def _sort_order(value: object) -> SortOrder:
+    _one_of("sort_order", value, SortOrder)
+    return SortOrder(str(value))
+
+
+def _page(value: object) -> int:
+    return _whole("page", value, 1, MAX_PAGE)
+
+
+def _page_size(value: object) -> int:
+    return _whole("page_size", value, PAGE_SIZES[0], PAGE_SIZES[-1])
+
+
 @attrs.frozen
 class TaskQuery:
     """One list query: the documented filters, sort and page (docs/visual-layer.md,
-    "Listing").  Every field is checked when the query is built; a bad one is
+    "Listing").  Every field is checked and converted when the query is built (wire
+    strings or typed values; ``attrs.evolve`` checks too); a bad one is
     :class:`~taskcore.visual_layer.errors.InvalidParameter` (422) naming it, never
     clamped.
 
@@ -234,17 +288,17 @@ class TaskQuery:
     ``dataset_name`` and ``created_by`` match exactly; the time bounds are inclusive.
     """
 
-    dataset_id: str | None = None
-    dataset_name: str | None = None
-    task_type: TaskType | None = None
-    task_status: VisualLayerStatus | None = None
-    created_by: str | None = None
-    start_time_from: datetime | None = None
-    start_time_to: datetime | None = None
-    sort_by: str = "start_time"
-    sort_order: SortOrder = SortOrder.DESC
-    page: int = 1
-    page_size: int = 20
+    dataset_id: str | None = attrs.field(default=None, converter=_dataset_id)
+    dataset_name: str | None = attrs.field(default=None, converter=_dataset_name)
+    task_type: TaskType | None = attrs.field(default=None, converter=_task_type)
+    task_status: VisualLayerStatus | None = attrs.field(default=None, converter=_task_status)
+    created_by: str | None = attrs.field(default=None, converter=_created_by)
+    start_time_from: datetime | None = attrs.field(default=None, converter=_from)
+    start_time_to: datetime | None = attrs.field(default=None, converter=_to)
+    sort_by: str = attrs.field(default="start_time", converter=_sort_by)
+    sort_order: SortOrder = attrs.field(default=SortOrder.DESC, converter=_sort_order)
+    page: int = attrs.field(default=1, converter=_page)
+    page_size: int = attrs.field(default=20, converter=_page_size)
 
     @classmethod
     def build(cls, **given: object) -> TaskQuery:
@@ -258,34 +312,7 @@ class TaskQuery:
         for name in given:
             if name not in fields:
                 raise InvalidParameter(name, "is not a known parameter")
-        kept = {k: v for k, v in given.items() if v is not None}
-        out: dict[str, Any] = {}
-        if "dataset_id" in kept:
-            out["dataset_id"] = canonical_uuid("dataset_id", kept["dataset_id"])
-        for name in ("dataset_name", "created_by"):
-            if name in kept:
-                _text(name, kept[name])
-                out[name] = kept[name]
-        if "task_type" in kept:
-            _one_of("task_type", kept["task_type"], TaskType)
-            out["task_type"] = TaskType(str(kept["task_type"]))
-        if "task_status" in kept:
-            _one_of("task_status", kept["task_status"], VisualLayerStatus)
-            out["task_status"] = VisualLayerStatus(str(kept["task_status"]))
-        for name in ("start_time_from", "start_time_to"):
-            if name in kept:
-                out[name] = _instant_param(name, kept[name])
-        if "sort_by" in kept:
-            _one_of("sort_by", kept["sort_by"], SORT_FIELDS)
-            out["sort_by"] = kept["sort_by"]
-        if "sort_order" in kept:
-            _one_of("sort_order", kept["sort_order"], SortOrder)
-            out["sort_order"] = SortOrder(str(kept["sort_order"]))
-        if "page" in kept:
-            out["page"] = _whole("page", kept["page"], 1, MAX_PAGE)
-        if "page_size" in kept:
-            out["page_size"] = _whole("page_size", kept["page_size"], PAGE_SIZES[0], PAGE_SIZES[-1])
-        return cls(**out)
+        return cls(**{k: v for k, v in given.items() if v is not None})
 
     @property
     def offset(self) -> int:
