@@ -76,7 +76,6 @@ def test_the_documented_python_example_runs_against_the_router(
     router = visual_layer_router(service, {"<your-jwt-token>": ME})
     seen: list[tuple[str, str, dict[str, str]]] = []
     monkeypatch.setitem(sys.modules, "requests", fake_requests(router, seen))
-    monkeypatch.setitem(sys.modules, "time", sys.modules["time"])
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(EXAMPLE.read_text(encoding="utf-8"), str(EXAMPLE), "exec"), {})

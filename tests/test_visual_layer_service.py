@@ -150,6 +150,10 @@ def test_submit_refuses_what_it_cannot_create(service: VisualLayerTasks) -> None
         lambda: service.submit(dataset.dataset_id, T.REINDEX, ME, {"x": float("nan")}),
     )
     refused(service, ValidationError, lambda: service.add_dataset("", [ME]))
+    huge = {"x": "a" * 64 * 1024}
+    refused(
+        service, ValidationError, lambda: service.submit(dataset.dataset_id, T.REINDEX, ME, huge)
+    )
 
 
 # -- abort and retry ----------------------------------------------------------------------

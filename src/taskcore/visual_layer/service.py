@@ -15,7 +15,10 @@ writes in the same unit; a refused call raises and writes nothing.  Decisions
   ``MEDIA_ADDITION`` leaves it ``PARTIAL_INDEX`` until a ``REINDEX`` completes (then
   ``READY``); a completed ``SNAPSHOT_RESTORE`` makes it ``READY``.  Other types, and
   failed or aborted tasks, leave it as it is.
-- Tasks are kept until their dataset is removed; the dataset's task index
+- Tasks are kept: a task manager lists a dataset's whole history (no retention is
+  implemented).  What one task keeps is bounded: its configuration is a JSON object of
+  at most :data:`MAX_CONFIGURATION_BYTES`, its error message at most
+  :data:`MAX_MESSAGE_LENGTH` characters.  The dataset's task index
   (:data:`BY_DATASET`) bounds what a listing reads to the visible datasets.
 
 Thread-safe: all state is in the store; each call is one unit of work.
@@ -47,6 +50,7 @@ from taskcore.visual_layer.task import (
 __all__ = [
     "BY_DATASET",
     "DATASETS",
+    "MAX_CONFIGURATION_BYTES",
     "TASKS",
     "FilterOptions",
     "Listing",
@@ -65,6 +69,8 @@ BY_DATASET = "visual_layer.by_dataset"
 """Store table indexing tasks by dataset: ``composite_key(dataset_id, task_id)`` -> ``1``."""
 MAX_MESSAGE_LENGTH = 1000
 """The longest error message a worker may give, in characters."""
+MAX_CONFIGURATION_BYTES = 64 * 1024
+"""The largest configuration a task keeps, in bytes of compact JSON."""
 _DRAWS = 8
 
 _S, _E = VisualLayerStatus, VisualLayerEvent
@@ -373,7 +379,10 @@ class VisualLayerTasks:
         kind = TaskType(task_type)
         config = dict(configuration or {})
         try:
-            config = json.loads(json.dumps(config, allow_nan=False))
+            text = json.dumps(config, allow_nan=False, separators=(",", ":"))
+            if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIGURATION_BYTES:
+                raise ValueError("configuration too large")
+            config = json.loads(text)
         except (TypeError, ValueError):
             raise ValidationError(
                 "configuration must be a JSON object", field="configuration"
