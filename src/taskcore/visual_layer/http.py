@@ -66,7 +66,7 @@ def visual_layer_router(service: VisualLayerTasks, tokens: Mapping[str, str]) ->
 
     def user(request: Request) -> str:
         found = tokens.get(bearer_token(request))
-        if found is None:
+        if not isinstance(found, str) or not found:  # no such token, or one naming nobody
             raise Unauthorized("Could not validate credentials")
         return found
 

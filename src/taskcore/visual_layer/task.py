@@ -123,6 +123,11 @@ def _parsed(value: str | None) -> datetime | None:
     return None if value is None else parse_instant(value)
 
 
+def _whole_or_none(value: datetime | None) -> datetime | None:
+    """``end_time`` kept in whole seconds, as the wire shows it (and ``start_time`` is)."""
+    return None if value is None else whole_second(value)
+
+
 @attrs.frozen
 class VisualLayerTask:
     """One dataset task, as stored (the dataset's name and status are joined in when it
@@ -137,7 +142,7 @@ class VisualLayerTask:
     start_time: datetime = attrs.field(converter=whole_second)
     progress_percentage: int | None = None
     error_message: str | None = None
-    end_time: datetime | None = None
+    end_time: datetime | None = attrs.field(default=None, converter=_whole_or_none)
     in_commit_phase: bool = False
     configuration: Mapping[str, Any] = attrs.field(factory=dict)
 
@@ -191,12 +196,15 @@ def _text(field: str, value: object) -> str:
 
 def _instant_param(field: str, value: object) -> datetime:
     if isinstance(value, datetime):
-        return parse_instant(value.isoformat())
+        try:
+            return parse_instant(value.isoformat())
+        except (ValueError, OverflowError):
+            raise InvalidParameter(field, "must be an ISO 8601 datetime") from None
     if not isinstance(value, str):
         raise InvalidParameter(field, "must be an ISO 8601 datetime")
     try:
         return parse_instant(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: UTC falls outside years 1..9999
         raise InvalidParameter(field, "must be an ISO 8601 datetime") from None
 
 
