@@ -11,9 +11,12 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Final, Protocol, runtime_checkable
 
-__all__ = ["IdFactory", "SeededIds", "UuidIds"]
+from taskcore.errors import IdCollision
+
+__all__ = ["DRAWS", "IdFactory", "SeededIds", "UuidIds", "draw_free"]
 
 
 @runtime_checkable
@@ -60,3 +63,21 @@ class SeededIds:
         with self._lock:
             bits = self._random.getrandbits(128)
         return f"{self.prefix}{uuid.UUID(int=bits, version=4)}"
+
+
+DRAWS: Final = 8
+"""How many ids :func:`draw_free` draws before it gives up."""
+
+
+def draw_free(kind: str, draw: Callable[[], str], free: Callable[[str], bool]) -> str:
+    """An id from ``draw`` that ``free`` accepts, so a create never overwrites a record
+    even when the factory repeats itself (a seeded factory after a restart).
+
+    Raises:
+        IdCollision: :data:`DRAWS` ids in a row were taken (``kind`` names what for).
+    """
+    for _ in range(DRAWS):
+        candidate = draw()
+        if free(candidate):
+            return candidate
+    raise IdCollision(kind, DRAWS)

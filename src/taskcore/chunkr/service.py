@@ -36,8 +36,8 @@ from taskcore.chunkr.errors import ChunkrTaskNotFound, ConfigurationUnchanged, U
 from taskcore.chunkr.lifecycle import CHUNKR_TASK, ChunkrEvent, ChunkrStatus
 from taskcore.chunkr.task import ChunkrTask, Output, Previous
 from taskcore.chunkr.wire import CreateForm, task_response
-from taskcore.errors import IdCollision, QuotaExceeded, ValidationError
-from taskcore.ids import IdFactory, UuidIds
+from taskcore.errors import QuotaExceeded, ValidationError
+from taskcore.ids import IdFactory, UuidIds, draw_free
 from taskcore.keys import composite_key
 from taskcore.quota import Quota, Unlimited
 from taskcore.retention import ExpiryIndex
@@ -56,7 +56,6 @@ EXPIRY = "chunkr.expiry"
 MAX_MESSAGE_LENGTH = 1000
 """The longest failure message a worker may give, in characters."""
 _PURGE_BATCH = 8
-_DRAWS = 8
 _QUIET = timedelta(seconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -428,11 +427,7 @@ class ChunkrTasks:
         Raises:
             IdCollision: the id factory gave 8 ids in use in a row.
         """
-        for _ in range(_DRAWS):
-            task_id = self.ids()
-            if unit.get(TASKS, composite_key(task_id)) is None:
-                return task_id
-        raise IdCollision("task", _DRAWS)
+        return draw_free("task", self.ids, lambda i: unit.get(TASKS, composite_key(i)) is None)
 
 
 def _reverted(task: ChunkrTask, status: ChunkrStatus) -> ChunkrTask:

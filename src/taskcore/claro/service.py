@@ -64,7 +64,7 @@ from taskcore.errors import (
     WebhookNotFound,
 )
 from taskcore.idempotency import IdempotencyKeys, check_key, fingerprint
-from taskcore.ids import IdFactory, UuidIds
+from taskcore.ids import IdFactory, UuidIds, draw_free
 from taskcore.keys import composite_key
 from taskcore.locks import Lease, LockManager
 from taskcore.quota import Quota, Unlimited
@@ -99,8 +99,6 @@ RETENTION: Final = "claro.retention"
 LEASE_EXPIRED: Final = "lease_expired"
 """``failureReason`` of a task whose dataset lease lapsed."""
 
-_DRAWS: Final = 8
-"""How many ids a create draws before it gives up (:class:`IdCollision`)."""
 _PRUNE_BATCH: Final = 8
 """How many expired records each create or delivery prunes on the side."""
 _QUIET: Final = timedelta(seconds=1)
@@ -260,7 +258,7 @@ class ClaroTasks:
         dump = grid.dump()
         with self.store.unit() as unit:
             if dataset_id is None:
-                dataset_id = self._draw(
+                dataset_id = draw_free(
                     "dataset",
                     lambda: UuidIds("")(),
                     lambda i: unit.get(DATASETS, composite_key(account_id, i)) is None,
@@ -360,7 +358,7 @@ class ClaroTasks:
             _check_text(webhook_id, "webhookId", MAX_ID_LENGTH)
         with self.store.unit() as unit:
             if webhook_id is None:
-                webhook_id = self._draw(
+                webhook_id = draw_free(
                     "webhook",
                     lambda: UuidIds("")(),
                     lambda i: unit.get(WEBHOOKS, composite_key(account_id, i)) is None,
@@ -526,7 +524,7 @@ class ClaroTasks:
             if webhook_id is not None:
                 self._webhook(unit, account_id, webhook_id)
             grid = self._grid(unit, key) if selection is None else None
-            task_id = self._draw(
+            task_id = draw_free(
                 "task", self.ids, lambda i: self._task_id_free(unit, i, grid, total)
             )
             grant = self._acquire(unit, key, dataset_id, task_id)
@@ -922,14 +920,6 @@ class ClaroTasks:
         if grant.reentered:  # pragma: no cover - task ids are drawn unused
             raise IdCollision("task", 1)
         return grant
-
-    def _draw(self, kind: str, draw: Callable[[], str], free: Callable[[str], bool]) -> str:
-        """An id from ``draw`` that ``free`` accepts; nothing is ever overwritten."""
-        for _ in range(_DRAWS):
-            candidate = draw()
-            if free(candidate):
-                return candidate
-        raise IdCollision(kind, _DRAWS)
 
     def _recorded_targets(self, unit: Unit, task: ClaroTask) -> RecordedTargets:
         """The task's recorded targets: a bounded per-task cache, caught up from the

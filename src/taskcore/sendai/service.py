@@ -32,8 +32,8 @@ from typing import Any, Final
 import attrs
 
 from taskcore.cache import BoundedCache
-from taskcore.errors import IdCollision, TaskNotFound, Unauthorized, ValidationError
-from taskcore.ids import IdFactory, UuidIds
+from taskcore.errors import TaskNotFound, Unauthorized, ValidationError
+from taskcore.ids import IdFactory, UuidIds, draw_free
 from taskcore.keys import composite_key
 from taskcore.sendai.errors import (
     InvalidTaskState,
@@ -92,7 +92,6 @@ DECODED_TASKS: Final = 4_096
 """Tasks kept decoded in process, with the store document they came from (a bound)."""
 DECODED_PROJECTS: Final = 256
 """Projects kept decoded in process, with their store document (a bound)."""
-_DRAWS: Final = 8
 
 
 def _whole(_: object, attribute: attrs.Attribute[int], value: object) -> None:
@@ -204,7 +203,9 @@ class SendAITasks:
             first = project.steps[0]
             tasks = []
             for document in documents:
-                task_id = self._draw(unit, team_id)
+                task_id = draw_free(
+                    "task", self.ids, lambda i: unit.get(TASKS, composite_key(team_id, i)) is None
+                )
                 task = SendAITask(
                     id=task_id,
                     team_id=team_id,
@@ -490,13 +491,6 @@ class SendAITasks:
             changed = act(unit, task)
             self._put_task(unit, changed, store_key)
         return changed
-
-    def _draw(self, unit: Unit, team_id: str) -> str:
-        for _ in range(_DRAWS):
-            task_id = self.ids()
-            if unit.get(TASKS, composite_key(team_id, task_id)) is None:
-                return task_id
-        raise IdCollision("task", _DRAWS)
 
     def _project(self, unit: Unit, team_id: str, project_id: str) -> Project:
         key = composite_key(team_id, project_id)

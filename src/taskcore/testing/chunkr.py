@@ -48,6 +48,7 @@ from taskcore.clock import Clock, ManualClock
 from taskcore.errors import IllegalTransition, TaskcoreError
 from taskcore.ids import SeededIds
 from taskcore.store import MemoryStore, Store
+from taskcore.testing._on_store import on_store
 
 __all__ = ["ChunkrModel", "ChunkrServiceMachine", "ModelTask", "chunkr_service_machine"]
 
@@ -357,8 +358,4 @@ def chunkr_service_machine(
         A :class:`ChunkrServiceMachine` subclass; its ``TestCase`` runs under pytest.
     """
 
-    class ChunkrServiceOnStore(ChunkrServiceMachine):
-        def make_store(self, clock: Clock) -> Store:
-            return store_factory(clock)
-
-    return ChunkrServiceOnStore
+    return on_store(ChunkrServiceMachine, store_factory)

@@ -60,6 +60,7 @@ from taskcore.errors import (
 from taskcore.ids import SeededIds
 from taskcore.locks import Lease
 from taskcore.store import MemoryStore, Store
+from taskcore.testing._on_store import on_store
 
 __all__ = [
     "ClaroModel",
@@ -1011,8 +1012,4 @@ def claro_service_machine(
         A :class:`ClaroServiceMachine` subclass; its ``TestCase`` runs under pytest.
     """
 
-    class ClaroServiceOnStore(ClaroServiceMachine):
-        def make_store(self, clock: Clock) -> Store:
-            return store_factory(clock)
-
-    return ClaroServiceOnStore
+    return on_store(ClaroServiceMachine, store_factory)

@@ -45,6 +45,7 @@ from taskcore.sendai.errors import InvalidTaskState, TaskValidationFailed
 from taskcore.sendai.service import PROJECTS, REPORTS, TASKS, UPLOADS, Document, SendAITasks
 from taskcore.sendai.task import ApiKey, FilterRule, Issue, MetaField, Step
 from taskcore.store import MemoryStore, Store
+from taskcore.testing._on_store import on_store
 
 __all__ = ["STEPS", "SendAIModel", "SendAIServiceMachine", "sendai_service_machine"]
 
@@ -391,8 +392,4 @@ def sendai_service_machine(
         A :class:`SendAIServiceMachine` subclass; its ``TestCase`` runs under pytest.
     """
 
-    class SendAIServiceOnStore(SendAIServiceMachine):
-        def make_store(self, clock: Clock) -> Store:
-            return store_factory(clock)
-
-    return SendAIServiceOnStore
+    return on_store(SendAIServiceMachine, store_factory)

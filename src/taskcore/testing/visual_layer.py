@@ -32,6 +32,7 @@ from taskcore.clock import Clock, ManualClock
 from taskcore.errors import IllegalTransition, TaskcoreError
 from taskcore.ids import SeededIds
 from taskcore.store import MemoryStore, Store
+from taskcore.testing._on_store import on_store
 from taskcore.visual_layer.errors import (
     TaskNotAbortable,
     TaskNotRetryable,
@@ -277,8 +278,4 @@ def visual_layer_service_machine(
         A :class:`VisualLayerServiceMachine` subclass; its ``TestCase`` runs under pytest.
     """
 
-    class VisualLayerServiceOnStore(VisualLayerServiceMachine):
-        def make_store(self, clock: Clock) -> Store:
-            return store_factory(clock)
-
-    return VisualLayerServiceOnStore
+    return on_store(VisualLayerServiceMachine, store_factory)

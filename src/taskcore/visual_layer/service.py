@@ -32,8 +32,8 @@ from typing import Any
 
 import attrs
 
-from taskcore.errors import IdCollision, ValidationError
-from taskcore.ids import IdFactory, UuidIds
+from taskcore.errors import ValidationError
+from taskcore.ids import IdFactory, UuidIds, draw_free
 from taskcore.keys import composite_key, composite_range, key_parts
 from taskcore.store import MemoryStore, Store, Unit
 from taskcore.visual_layer.errors import VisualLayerDatasetNotFound, VisualLayerTaskNotFound
@@ -71,7 +71,6 @@ MAX_MESSAGE_LENGTH = 1000
 """The longest error message a worker may give, in characters."""
 MAX_CONFIGURATION_BYTES = 64 * 1024
 """The largest configuration a task keeps, in bytes of compact JSON."""
-_DRAWS = 8
 
 _S, _E = VisualLayerStatus, VisualLayerEvent
 _ENDED = frozenset({_S.COMPLETED, _S.FAILED, _S.ABORTED})
@@ -202,11 +201,7 @@ class VisualLayerTasks:
     # -- reading ------------------------------------------------------------------------
 
     def _new_id(self, unit: Unit, table: str) -> str:
-        for _ in range(_DRAWS):
-            new = self.ids()
-            if unit.get(table, composite_key(new)) is None:
-                return new
-        raise IdCollision(table, _DRAWS)
+        return draw_free(table, self.ids, lambda i: unit.get(table, composite_key(i)) is None)
 
     def _dataset(self, unit: Unit, dataset_id: object, user: str | None) -> Dataset:
         doc = unit.get(DATASETS, composite_key(dataset_id)) if isinstance(dataset_id, str) else None
