@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from router_fuzz import HOSTILE_SEGMENTS, json_bodies
 from taskcore.chunkr import Chunk, ChunkrTasks, Output, Segment
 from taskcore.chunkr.http import chunkr_router
 from taskcore.chunkr.wire import parse_create
@@ -27,8 +28,7 @@ SERVICE.start(DONE.task_id)
 SERVICE.succeed(DONE.task_id, Output([Chunk("c", [Segment("s", "Text", "x")])]))
 
 segments = st.one_of(
-    st.sampled_from([QUEUED.task_id, DONE.task_id, "parse", "cancel", "", ".", "..", "%00",
-                     "%ff", "%2F", "%25", "%C3%A9", "\ud800", "a\n", "%", "%e"]),
+    st.sampled_from([QUEUED.task_id, DONE.task_id, "parse", "cancel", *HOSTILE_SEGMENTS]),
     st.text(max_size=6),
 )  # fmt: skip
 paths = st.one_of(
@@ -37,13 +37,6 @@ paths = st.one_of(
               st.sampled_from(["", "/parse", "/cancel", "\n", "/", "//", "%0A"])),
     st.text(max_size=40),
 )  # fmt: skip
-json_bodies = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=8,
-).map(lambda value: json.dumps(value).encode())
 config_bodies = st.fixed_dictionaries(
     {},
     optional={

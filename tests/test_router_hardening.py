@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from router_fuzz import json_bodies
 from taskcore import ManualClock, SeededIds
 from taskcore.claro.grid import Grid
 from taskcore.claro.http import claro_router
@@ -286,13 +287,6 @@ paths = st.one_of(
               st.sampled_from(["", "\n", "/", "//", "/..", "%0A", "\r\n"])),
     st.text(max_size=40),
 )  # fmt: skip
-json_bodies = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=8,
-).map(lambda value: json.dumps(value).encode())
 raw_bodies = st.one_of(
     st.binary(max_size=40),
     json_bodies,
