@@ -14,7 +14,7 @@ import pytest
 
 from taskcore.clock import ManualClock
 from taskcore.http import Request, Response
-from taskcore.store import MemoryStore, SqliteStore, Store
+from taskcore.store import MemoryStore, RowsStore, SqliteStore
 from taskcore.visual_layer import TaskType
 from taskcore.visual_layer.http import visual_layer_router
 from taskcore.visual_layer.service import VisualLayerTasks
@@ -31,7 +31,7 @@ def golden(name: str) -> Any:
 
 
 class Scenario:
-    def __init__(self, store: Store, clock: ManualClock, ids: list[str]) -> None:
+    def __init__(self, store: RowsStore, clock: ManualClock, ids: list[str]) -> None:
         given = iter(ids)
         self.clock = clock
         self.service = VisualLayerTasks(store, ids=lambda: next(given))
@@ -46,11 +46,11 @@ class Scenario:
 
 @pytest.fixture(params=["memory", "sqlite"])
 def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    stores: list[Store] = []
+    stores: list[RowsStore] = []
 
     def build(ids: list[str]) -> Scenario:
         clock = ManualClock(datetime(2026, 3, 1, 14, 30, tzinfo=UTC))
-        store: Store = (
+        store: RowsStore = (
             MemoryStore(clock=clock)
             if request.param == "memory"
             else SqliteStore(tmp_path / f"vl-{len(stores)}.db", clock=clock)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from taskcore.clock import ManualClock
 from taskcore.errors import IllegalTransition, TaskcoreError, ValidationError
 from taskcore.ids import SeededIds
-from taskcore.store import MemoryStore, SqliteStore, Store
+from taskcore.store import MemoryStore, RowsStore, SqliteStore
 from taskcore.visual_layer import (
     InvalidParameter,
     TaskNotAbortable,
@@ -30,7 +30,14 @@ from taskcore.visual_layer import (
     VisualLayerTaskNotFound,
 )
 from taskcore.visual_layer.errors import VisualLayerDatasetNotFound
-from taskcore.visual_layer.service import BY_DATASET, DATASETS, TASKS, Shown, VisualLayerTasks
+from taskcore.visual_layer.service import (
+    DATASETS,
+    MEMBERS,
+    TASK_ROWS,
+    TASKS,
+    Shown,
+    VisualLayerTasks,
+)
 from taskcore.visual_layer.task import SORT_FIELDS, DatasetStatus, TaskQuery
 
 ME, OTHER = "rachel@visual-layer.com", "alex@visual-layer.com"
@@ -48,7 +55,7 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-def _store(kind: str, clock: ManualClock, path: Path) -> Store:
+def _store(kind: str, clock: ManualClock, path: Path) -> RowsStore:
     return MemoryStore(clock=clock) if kind == "memory" else SqliteStore(path, clock=clock)
 
 
@@ -59,9 +66,13 @@ def service(store_kind: str, clock: ManualClock, tmp_path: Path) -> Iterator[Vis
     store.close()
 
 
-def snapshot(service: VisualLayerTasks) -> list[tuple[str, Any]]:
+def snapshot(service: VisualLayerTasks) -> list[Any]:
     with service.store.unit(readonly=True) as unit:
-        return [*unit.items(TASKS), *unit.items(DATASETS), *unit.items(BY_DATASET)]
+        rows = (
+            unit.select(TASK_ROWS, {}),
+            unit.distinct(TASK_ROWS, TASK_ROWS.column_names, {}),
+        )
+        return [*unit.items(TASKS), *unit.items(DATASETS), *unit.items(MEMBERS), rows]
 
 
 def refused(

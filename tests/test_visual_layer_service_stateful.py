@@ -10,7 +10,7 @@ from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from taskcore.clock import Clock
-from taskcore.store import SqliteStore, Store
+from taskcore.store import RowsStore, SqliteStore
 from taskcore.testing.visual_layer import (
     VisualLayerServiceMachine,
     visual_layer_service_machine,
@@ -24,7 +24,7 @@ def test_the_service_on_the_memory_store_follows_the_model() -> None:
 def test_the_service_on_the_sqlite_store_follows_the_model(tmp_path: Path) -> None:
     numbers = itertools.count()
 
-    def fresh_store(clock: Clock) -> Store:
+    def fresh_store(clock: Clock) -> RowsStore:
         return SqliteStore(tmp_path / f"vl-{next(numbers)}.db", clock=clock)
 
     budget = settings(settings(), max_examples=min(settings().max_examples, 25))

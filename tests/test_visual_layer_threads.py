@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from taskcore.errors import TaskcoreError
-from taskcore.store import MemoryStore, SqliteStore, Store
+from taskcore.store import MemoryStore, RowsStore, SqliteStore
 from taskcore.visual_layer import TaskNotAbortable, TaskNotRetryable, TaskType
 from taskcore.visual_layer.service import VisualLayerTasks
 
@@ -43,7 +43,7 @@ def race(call: Callable[[], object]) -> list[object]:
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_one_abort_and_one_retry_win_a_race(kind: str, tmp_path: Path) -> None:
-    store: Store = MemoryStore() if kind == "memory" else SqliteStore(tmp_path / "vl.db")
+    store: RowsStore = MemoryStore() if kind == "memory" else SqliteStore(tmp_path / "vl.db")
     with store:
         service = VisualLayerTasks(store)
         dataset = service.add_dataset("d", [ME]).dataset_id

@@ -12,18 +12,23 @@ port asks callers to treat values as read-only.
 from __future__ import annotations
 
 import bisect
+import heapq
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from datetime import datetime
+from operator import itemgetter
 from types import TracebackType
 from typing import Any, Final, Self
 
 from taskcore.clock import Clock, SystemClock
 from taskcore.errors import StoreBusy
 from taskcore.store.port import ClosesOnExit, RefusesWrites, check_scan_limit
+from taskcore.store.rows import Between, Condition, Eq, In, RowTable, Value, Where, check_page
 
 __all__ = ["MemoryStore"]
 
+_NO_KEYS: Final[set[str]] = set()
+"""The keys of a value no row holds (never changed)."""
 _MISSING: Final = object()
 """Undo-log marker: the key had no value before the unit wrote it."""
 
@@ -51,6 +56,7 @@ class MemoryStore(ClosesOnExit):
         self._tables: dict[str, dict[str, Any]] = {}
         # Sorted keys of the tables that were scanned, kept in step by put and delete.
         self._sorted: dict[str, list[str]] = {}
+        self._rows: dict[str, _MemoryRows] = {}
         self._lock = threading.Lock()
         self._owner: int | None = None
         self._closed = False
@@ -84,6 +90,7 @@ class MemoryStore(ClosesOnExit):
             self._closed = True
             self._tables = {}
             self._sorted = {}
+            self._rows = {}
 
 
 class _MemoryUnit:
@@ -99,7 +106,8 @@ class _MemoryUnit:
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        self._undo: list[tuple[dict[str, Any], str, Any]] = []
+        # (where, key, old value): ``where`` is a document table (a dict) or a row table.
+        self._undo: list[tuple[dict[str, Any] | _MemoryRows, str, Any]] = []
         self._now: datetime | None = None
 
     def __enter__(self) -> Self:
@@ -133,6 +141,8 @@ class _MemoryUnit:
                 self._store._sorted.clear()  # rebuilt by the next scan that needs one
             undo.clear()
         store = self._store
+        for rows in store._rows.values():
+            rows.memo = None  # a memo serves one unit only
         store._owner = None
         store._lock.release()
 
@@ -206,8 +216,302 @@ class _MemoryUnit:
             high = min(high, low + limit)
         return iter([(key, rows[key]) for key in ordered[low:high]])
 
+    # -- row tables (taskcore.store.rows) --------------------------------------------
+
+    def _row_table(self, table: RowTable) -> _MemoryRows:
+        rows = self._store._rows.get(table.name)
+        if rows is None:
+            rows = self._store._rows[table.name] = _MemoryRows(table)
+        elif rows.table != table:
+            raise ValueError(f"row table {table.name!r} was declared otherwise before")
+        return rows
+
+    def put_row(self, table: RowTable, key: str, row: Mapping[str, Value]) -> None:
+        """Set the row at ``key`` (see :meth:`taskcore.store.rows.RowsUnit.put_row`).
+
+        Cost: a hash-set update per changed column and, per changed sortable column, a
+        binary search and a C-level list insert and removal.
+        """
+        values = table.row(row)
+        rows = self._row_table(table)
+        self._undo.append((rows, key, rows.rows.get(key, _MISSING)))
+        rows[key] = values
+
+    def delete_row(self, table: RowTable, key: str) -> None:
+        """Remove the row at ``key``, if any (see
+        :meth:`taskcore.store.rows.RowsUnit.delete_row`)."""
+        rows = self._row_table(table)
+        old = rows.pop(key, _MISSING)
+        if old is not _MISSING:
+            self._undo.append((rows, key, old))
+
+    def select(
+        self,
+        table: RowTable,
+        where: Where,
+        *,
+        order_by: str | None = None,
+        descending: bool = False,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[str]:
+        """One page of the matching keys in order (see
+        :meth:`taskcore.store.rows.RowsUnit.select`).
+
+        Cost: the matching rows are found from the smallest hash-index candidate set;
+        a page is then either sorted out of few matches, or walked off the column's
+        sorted list, which stops once the page is full.
+
+        Raises:
+            ValueError: a bad column, value, ``offset`` or ``limit``; nothing was read.
+        """
+        table.check_where(where)
+        table.check_order(order_by)
+        check_page(offset, limit)
+        return self._row_table(table).select(where, order_by, descending, offset, limit)
+
+    def count(self, table: RowTable, where: Where) -> int:
+        """How many rows pass ``where`` (see :meth:`taskcore.store.rows.RowsUnit.count`).
+
+        Raises:
+            ValueError: a bad column or value; nothing was read.
+        """
+        table.check_where(where)
+        found = self._row_table(table).matching(where)
+        return len(found) if isinstance(found, Sized) else sum(1 for _ in found)
+
+    def distinct(
+        self, table: RowTable, columns: Sequence[str], where: Where
+    ) -> list[tuple[Value, ...]]:
+        """The distinct tuples of ``columns``, sorted (see
+        :meth:`taskcore.store.rows.RowsUnit.distinct`).
+
+        Raises:
+            ValueError: a bad column or value; nothing was read.
+        """
+        table.check_where(where)
+        for column in columns:
+            if column not in table.column_names:
+                raise ValueError(f"{column!r} is not a column of row table {table.name!r}")
+        return self._row_table(table).distinct(columns, where)
+
 
 class _MemoryReadUnit(RefusesWrites, _MemoryUnit):
     """A read unit of a :class:`MemoryStore`: a write unit that refuses to write."""
 
     __slots__ = ()
+
+
+class _MemoryRows:
+    """One row table of a :class:`MemoryStore`: the rows, a hash index per column
+    (value -> keys) and, per sortable column, the ``(value, key)`` pairs kept sorted
+    (built by the first select that needs it, so a bulk load pays one sort).
+
+    Writes maintain all of them; ``__setitem__`` and ``pop`` are what the unit's undo log
+    replays, so a rolled-back unit leaves the indexes as they were.
+    """
+
+    __slots__ = ("by_value", "memo", "ordered", "rows", "table")
+
+    def __init__(self, table: RowTable) -> None:
+        self.table = table
+        self.rows: dict[str, tuple[Value, ...]] = {}
+        self.memo: tuple[frozenset[tuple[str, Condition]], set[str] | Iterable[str]] | None = None
+        self.by_value: list[dict[Value, set[str]]] = [{} for _ in table.columns]
+        names = table.column_names
+        # Built by the first select that walks it, then kept in step by every write.
+        self.ordered: dict[int, list[tuple[Value, str]] | None] = {
+            names.index(column): None for column in table.sortable
+        }
+
+    def __setitem__(self, key: str, row: tuple[Value, ...]) -> None:
+        self.memo = None
+        old = self.rows.get(key)
+        self.rows[key] = row
+        for i, value in enumerate(row):
+            if old is not None:
+                if old[i] == value:
+                    continue
+                self._unindex(i, old[i], key)
+            self.by_value[i].setdefault(value, set()).add(key)
+            ordered = self.ordered.get(i)
+            if ordered is not None:
+                bisect.insort(ordered, (value, key))
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        self.memo = None
+        old = self.rows.pop(key, None)
+        if old is None:
+            return default
+        for i, value in enumerate(old):
+            self._unindex(i, value, key)
+        return old
+
+    def _unindex(self, i: int, value: Value, key: str) -> None:
+        keys = self.by_value[i][value]
+        keys.discard(key)
+        if not keys:
+            del self.by_value[i][value]
+        ordered = self.ordered.get(i)
+        if ordered is not None:
+            del ordered[bisect.bisect_left(ordered, (value, key))]
+
+    def _sorted(self, i: int) -> list[tuple[Value, str]]:
+        """The ``(value, key)`` pairs of sortable column ``i``, sorted (built once)."""
+        ordered = self.ordered[i]
+        if ordered is None:
+            ordered = self.ordered[i] = sorted((row[i], k) for k, row in self.rows.items())
+        return ordered
+
+    def _span(self, i: int, condition: Between) -> tuple[list[tuple[Value, str]], int, int]:
+        """Where a range condition on sortable column ``i`` lies in its sorted list."""
+        ordered = self._sorted(i)
+        low = 0 if condition.low is None else bisect.bisect_left(ordered, (condition.low,))
+        if condition.high is None:
+            return ordered, low, len(ordered)
+        high = bisect.bisect_right(ordered, condition.high, low, key=_value)
+        return ordered, low, high
+
+    def matching(self, where: Where) -> set[str] | Iterable[str]:
+        """The keys of the rows that pass ``where`` (unordered; not to be changed).
+
+        The last answer is kept until the next write or the end of the unit, so a page
+        and its count (two calls with one filter in one unit) look once.
+        """
+        memo = frozenset(where.items())
+        if self.memo is not None and self.memo[0] == memo:
+            return self.memo[1]
+        found = self._matching(where)
+        self.memo = (memo, found)
+        return found
+
+    def _matching(self, where: Where) -> set[str] | Iterable[str]:
+        """The keys of the rows that pass ``where`` (unordered).
+
+        Each condition is a set of keys the indexes give at C speed: an ``Eq`` the hash
+        index's set, an ``In`` the union of its values' sets, a ``Between`` on a sortable
+        column a slice of its sorted list.  The smallest is the start and the others are
+        intersected with it; a range on a column that is not sortable is checked row by
+        row.
+        """
+        names = self.table.column_names
+        sized: list[tuple[int, int, Condition]] = []  # (estimated size, column, condition)
+        checked: list[tuple[int, Between]] = []
+        for column, condition in where.items():
+            i = names.index(column)
+            index = self.by_value[i]
+            if isinstance(condition, Eq):
+                sized.append((len(index.get(condition.value, ())), i, condition))
+            elif isinstance(condition, In):
+                size = sum(len(index.get(v, ())) for v in condition.values)
+                sized.append((size, i, condition))
+            elif i in self.ordered:
+                _, low, high = self._span(i, condition)
+                sized.append((high - low, i, condition))
+            else:
+                checked.append((i, condition))
+        rows = self.rows
+        if not sized:
+            found: set[str] | Iterable[str] = rows
+        else:
+            sized.sort(key=lambda s: s[0])
+            found = self._keys(sized[0][1], sized[0][2])
+            for size, i, condition in sized[1:]:
+                if not found:
+                    break
+                if isinstance(condition, In) and size > 2 * len(found):
+                    # Cheaper to look at the few rows than to gather the many keys.
+                    values = condition.values
+                    found = {k for k in found if rows[k][i] in values}
+                else:
+                    found = self._keys(i, condition).intersection(found)
+        if not checked:
+            return found
+        return [
+            k
+            for k in found
+            if all(
+                (c.low is None or c.low <= rows[k][i])  # type: ignore[operator]
+                and (c.high is None or rows[k][i] <= c.high)  # type: ignore[operator]
+                for i, c in checked
+            )
+        ]
+
+    def _keys(self, i: int, condition: Condition) -> set[str]:
+        """The keys whose column ``i`` meets ``condition`` (``Between``: sortable only)."""
+        index = self.by_value[i]
+        if isinstance(condition, Eq):
+            return index.get(condition.value, _NO_KEYS)
+        if isinstance(condition, In):
+            return set().union(*(index.get(v, _NO_KEYS) for v in condition.values))
+        assert isinstance(condition, Between)
+        ordered, low, high = self._span(i, condition)
+        return {k for _, k in ordered[low:high]}
+
+    def select(
+        self, where: Where, order_by: str | None, descending: bool, offset: int, limit: int | None
+    ) -> list[str]:
+        """See :meth:`taskcore.store.rows.RowsUnit.select`.
+
+        A page near the start of many matches is walked off the column's sorted list,
+        stopping once it is full; otherwise (few matches, a deep page) the matches are
+        sorted outright.
+        """
+        found = self.matching(where)
+        stop = None if limit is None else offset + limit
+        if order_by is None or isinstance(where.get(order_by), Eq):
+            # By key alone (one value in the sort column: only the key tie-break is left).
+            keys = found if isinstance(found, Sized) else list(found)
+            if stop is not None and stop * 8 < len(keys):
+                return heapq.nsmallest(stop, keys)[offset:]
+            return sorted(keys)[offset:stop]
+        column = self.table.column_names.index(order_by)
+        rows = self.rows
+        matched = len(found) if isinstance(found, Sized) else None
+        if matched is None or stop is None or matched <= 64 or stop * len(rows) > 4 * matched**2:
+            by_key = sorted(found)
+            by_key.sort(key=lambda k: rows[k][column], reverse=descending)
+            return by_key[offset:stop]
+        wanted = found if isinstance(found, set | dict) else set(found)
+        page: list[str] = []
+        skip = offset
+        for key in _walk(self._sorted(column), descending):
+            if key in wanted:
+                if skip:
+                    skip -= 1
+                    continue
+                page.append(key)
+                if len(page) == limit:
+                    break
+        return page
+
+    def distinct(self, columns: Sequence[str], where: Where) -> list[tuple[Value, ...]]:
+        """See :meth:`taskcore.store.rows.RowsUnit.distinct`."""
+        names = self.table.column_names
+        if not columns:
+            return []
+        pick = itemgetter(*(names.index(c) for c in columns))
+        values = set(map(pick, map(self.rows.__getitem__, self.matching(where))))
+        if len(columns) == 1:
+            return sorted((value,) for value in values)
+        return sorted(values)
+
+
+def _value(pair: tuple[Value, str]) -> Value:
+    return pair[0]
+
+
+def _walk(ordered: list[tuple[Value, str]], descending: bool) -> Iterator[str]:
+    """The keys of a sorted ``(value, key)`` list by value (descending if asked), each
+    run of equal values by key ascending."""
+    if not descending:
+        for _, key in ordered:
+            yield key
+        return
+    end = len(ordered)
+    while end:
+        value = ordered[end - 1][0]
+        start = bisect.bisect_left(ordered, (value, ""), 0, end)
+        for _, key in ordered[start:end]:
+            yield key
+        end = start

@@ -194,3 +194,19 @@ class RefusesWrites:
             RuntimeError: always; nothing changed.
         """
         raise RuntimeError(f"a read-only unit cannot delete ({table!r}, {key!r})")
+
+    def put_row(self, table: Any, key: str, row: Any) -> None:
+        """Refuse: a read unit does not write rows.
+
+        Raises:
+            RuntimeError: always; nothing changed.
+        """
+        raise RuntimeError(f"a read-only unit cannot put a row of {table.name!r}")
+
+    def delete_row(self, table: Any, key: str) -> None:
+        """Refuse: a read unit does not delete rows.
+
+        Raises:
+            RuntimeError: always; nothing changed.
+        """
+        raise RuntimeError(f"a read-only unit cannot delete a row of {table.name!r}")

@@ -35,7 +35,7 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +44,7 @@ from typing import Any, Literal, NoReturn
 from taskcore.clock import Clock, SystemClock
 from taskcore.errors import StoreBusy
 from taskcore.store.port import ClosesOnExit, RefusesWrites, check_scan_limit
+from taskcore.store.rows import Between, Eq, In, RowTable, Value, Where, check_page
 
 __all__ = ["SqliteStore"]
 
@@ -128,6 +129,8 @@ class SqliteStore(ClosesOnExit):
         self.max_idle_connections = max_idle_connections
         self.retry_after_seconds = max(1, math.ceil(busy_timeout))
         self._closed = False
+        # Row tables known to exist in the file (created by a committed unit, or seen).
+        self._row_tables: dict[str, RowTable] = {}
         self._inherited: list[sqlite3.Connection] = []
         self._start_pool()
         _STORES.add(self)
@@ -279,6 +282,8 @@ class SqliteStore(ClosesOnExit):
                 if isinstance(error, sqlite3.OperationalError):
                     self._busy(error)
                 raise
+            for table in unit._created:
+                self._row_tables[table.name] = table
         finally:
             if unit is not None:
                 unit._connection = _ENDED
@@ -319,12 +324,13 @@ _ENDED: Any = _Ended()
 class _SqliteUnit:
     """One write transaction (``BEGIN IMMEDIATE``) of a :class:`SqliteStore`."""
 
-    __slots__ = ("_connection", "_now", "_store")
+    __slots__ = ("_connection", "_created", "_now", "_store")
 
     def __init__(self, connection: sqlite3.Connection, store: SqliteStore) -> None:
         self._connection = connection
         self._store = store
         self._now: datetime | None = None
+        self._created: list[RowTable] = []  # row tables this unit created
 
     @property
     def now(self) -> datetime:
@@ -408,6 +414,171 @@ class _SqliteUnit:
         else:
             rows = self._execute(_SCAN_TO, (table, start, stop, most)).fetchall()
         return iter([(key, json.loads(value)) for key, value in rows])
+
+    # -- row tables (taskcore.store.rows) --------------------------------------------
+
+    def _row_table(self, table: RowTable, *, create: bool) -> bool:
+        """Make sure ``rows_<name>`` exists (creating it and its indexes when
+        ``create``); whether it does.
+
+        Raises:
+            ValueError: the file's table was declared with other columns.
+        """
+        known = self._store._row_tables.get(table.name)
+        if known is not None:
+            if known != table:
+                raise ValueError(f"row table {table.name!r} was declared otherwise before")
+            return True
+        if table in self._created:  # created by this unit, not committed yet
+            return True
+        name = f"rows_{table.name}"
+        found = self._execute(f'PRAGMA table_info("{name}")', ()).fetchall()
+        columns = [row[1] for row in found]
+        if columns:
+            if columns != ["key", *table.column_names]:
+                raise ValueError(
+                    f"row table {table.name!r} has the columns {columns[1:]} in the file, "
+                    f"not {list(table.column_names)}"
+                )
+            self._store._row_tables[table.name] = table
+            return True
+        if not create:
+            return False
+        kinds = {str: "TEXT", int: "INTEGER"}
+        spec = ", ".join(f'"{c}" {kinds[kind]} NOT NULL' for c, kind in table.columns)
+        self._execute(
+            f'CREATE TABLE "{name}" (key TEXT NOT NULL PRIMARY KEY, {spec}) WITHOUT ROWID', ()
+        )
+        for columns_ in [(c,) for c in table.sortable] + list(table.indexes):
+            index = f"{name}__{'__'.join(columns_)}"
+            listed = ", ".join(f'"{c}"' for c in columns_)
+            self._execute(f'CREATE INDEX "{index}" ON "{name}" ({listed}, key)', ())
+        self._created.append(table)
+        return True
+
+    def put_row(self, table: RowTable, key: str, row: Mapping[str, Value]) -> None:
+        """Set the row at ``key`` (see :meth:`taskcore.store.rows.RowsUnit.put_row`): one
+        upsert into ``rows_<name>``; the first write creates the table and its indexes.
+
+        Raises:
+            ValueError: a bad row; nothing was written.
+            StoreBusy: a lock stayed busy; the unit rolls back when the error leaves it.
+        """
+        values = table.row(row)
+        self._row_table(table, create=True)
+        names = table.column_names
+        listed = ", ".join(f'"{c}"' for c in names)
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in names)
+        marks = ", ".join("?" for _ in names)
+        self._execute(
+            f'INSERT INTO "rows_{table.name}" (key, {listed}) VALUES (?, {marks}) '
+            f"ON CONFLICT (key) DO UPDATE SET {updates}",
+            (key, *values),
+        )
+
+    def delete_row(self, table: RowTable, key: str) -> None:
+        """Remove the row at ``key``, if any.
+
+        Raises:
+            StoreBusy: a lock stayed busy; the unit rolls back when the error leaves it.
+        """
+        if self._row_table(table, create=False):
+            self._execute(f'DELETE FROM "rows_{table.name}" WHERE key = ?', (key,))
+
+    def select(
+        self,
+        table: RowTable,
+        where: Where,
+        *,
+        order_by: str | None = None,
+        descending: bool = False,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[str]:
+        """One page of the matching keys in order (see
+        :meth:`taskcore.store.rows.RowsUnit.select`): one query, ``ORDER BY column,
+        key`` over the column's index, ``LIMIT``/``OFFSET``.
+
+        Raises:
+            ValueError: a bad column, value, ``offset`` or ``limit``; nothing was read.
+            StoreBusy: a lock stayed busy; the unit rolls back when the error leaves it.
+        """
+        table.check_where(where)
+        table.check_order(order_by)
+        check_page(offset, limit)
+        if not self._row_table(table, create=False):
+            return []
+        clause, parameters = _where_sql(where)
+        order = "key" if order_by is None else f'"{order_by}"{" DESC" if descending else ""}, key'
+        rows = self._execute(
+            f'SELECT key FROM "rows_{table.name}"{clause} ORDER BY {order} LIMIT ? OFFSET ?',
+            (*parameters, -1 if limit is None else limit, offset),
+        ).fetchall()
+        return [key for (key,) in rows]
+
+    def count(self, table: RowTable, where: Where) -> int:
+        """How many rows pass ``where``: one ``count(*)`` query.
+
+        Raises:
+            ValueError: a bad column or value; nothing was read.
+            StoreBusy: a lock stayed busy; the unit rolls back when the error leaves it.
+        """
+        table.check_where(where)
+        if not self._row_table(table, create=False):
+            return 0
+        clause, parameters = _where_sql(where)
+        (found,) = self._execute(
+            f'SELECT count(*) FROM "rows_{table.name}"{clause}', tuple(parameters)
+        ).fetchone()
+        return int(found)
+
+    def distinct(
+        self, table: RowTable, columns: Sequence[str], where: Where
+    ) -> list[tuple[Value, ...]]:
+        """The distinct tuples of ``columns``, sorted: one ``SELECT DISTINCT`` query.
+
+        Raises:
+            ValueError: a bad column or value; nothing was read.
+            StoreBusy: a lock stayed busy; the unit rolls back when the error leaves it.
+        """
+        table.check_where(where)
+        for column in columns:
+            if column not in table.column_names:
+                raise ValueError(f"{column!r} is not a column of row table {table.name!r}")
+        if not columns or not self._row_table(table, create=False):
+            return []
+        clause, parameters = _where_sql(where)
+        listed = ", ".join(f'"{c}"' for c in columns)
+        rows = self._execute(
+            f'SELECT DISTINCT {listed} FROM "rows_{table.name}"{clause} ORDER BY {listed}',
+            tuple(parameters),
+        ).fetchall()
+        return [tuple(row) for row in rows]
+
+
+def _where_sql(where: Where) -> tuple[str, list[Value]]:
+    """``where`` as a ``WHERE`` clause (empty when there is no condition) and its
+    parameters; a set of values is one JSON parameter (``IN (SELECT value FROM
+    json_each(?))``), so no set is too large for SQLite's parameter limit."""
+    parts: list[str] = []
+    parameters: list[Value] = []
+    for column, condition in where.items():
+        quoted = f'"{column}"'
+        if isinstance(condition, Eq):
+            parts.append(f"{quoted} = ?")
+            parameters.append(condition.value)
+        elif isinstance(condition, In):
+            parts.append(f"{quoted} IN (SELECT value FROM json_each(?))")
+            parameters.append(json.dumps(list(condition.values)))
+        else:
+            assert isinstance(condition, Between)
+            if condition.low is not None:
+                parts.append(f"{quoted} >= ?")
+                parameters.append(condition.low)
+            if condition.high is not None:
+                parts.append(f"{quoted} <= ?")
+                parameters.append(condition.high)
+    return (" WHERE " + " AND ".join(parts) if parts else ""), parameters
 
 
 class _SqliteReadUnit(RefusesWrites, _SqliteUnit):

@@ -31,7 +31,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 from taskcore.clock import Clock, ManualClock
 from taskcore.errors import IllegalTransition, TaskcoreError
 from taskcore.ids import SeededIds
-from taskcore.store import MemoryStore, Store
+from taskcore.store import MemoryStore, RowsStore
 from taskcore.testing._on_store import on_store
 from taskcore.visual_layer.errors import (
     TaskNotAbortable,
@@ -96,7 +96,7 @@ class VisualLayerServiceMachine(RuleBasedStateMachine):
         ]
         self.model = VisualLayerModel()
 
-    def make_store(self, clock: Clock) -> Store:
+    def make_store(self, clock: Clock) -> RowsStore:
         """A fresh, empty store on ``clock`` (in memory here; override for another)."""
         return MemoryStore(clock=clock)
 
@@ -266,7 +266,7 @@ class VisualLayerServiceMachine(RuleBasedStateMachine):
 
 
 def visual_layer_service_machine(
-    store_factory: Callable[[Clock], Store],
+    store_factory: Callable[[Clock], RowsStore],
 ) -> type[VisualLayerServiceMachine]:
     """Build the Visual Layer service machine for stores made by ``store_factory``.
 

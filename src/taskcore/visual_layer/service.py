@@ -15,11 +15,17 @@ writes in the same unit; a refused call raises and writes nothing.  Decisions
   ``MEDIA_ADDITION`` leaves it ``PARTIAL_INDEX`` until a ``REINDEX`` completes (then
   ``READY``); a completed ``SNAPSHOT_RESTORE`` makes it ``READY``.  Other types, and
   failed or aborted tasks, leave it as it is.
-- Tasks are kept: a task manager lists a dataset's whole history (no retention is
-  implemented).  What one task keeps is bounded: its configuration is a JSON object of
-  at most :data:`MAX_CONFIGURATION_BYTES`, its error message at most
-  :data:`MAX_MESSAGE_LENGTH` characters.  The dataset's task index
-  (:data:`BY_DATASET`) bounds what a listing reads to the visible datasets.
+- Tasks are kept by default: a task manager lists a dataset's whole history.  With
+  ``task_retention`` set, a task that ended (completed, failed or aborted) that long ago
+  is deleted (its document and its listing row): each transition drops up to
+  :data:`PRUNE_PER_CHANGE` such tasks, and :meth:`VisualLayerTasks.prune` drops more.
+  What one task keeps is bounded: its configuration is a JSON object of at most
+  :data:`MAX_CONFIGURATION_BYTES`, its error message at most :data:`MAX_MESSAGE_LENGTH`
+  characters.
+- Listing is indexed: each task has a row in :data:`TASK_ROWS` (a
+  :class:`~taskcore.store.RowTable`), written in the same unit as the task, and a list
+  or the filter options are one filtered, sorted, paged query of the store over the
+  datasets the user may see (:data:`MEMBERS`), never a read of every task.
 
 Thread-safe: all state is in the store; each call is one unit of work.
 """
@@ -27,18 +33,24 @@ Thread-safe: all state is in the store; each call is one unit of work.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
 
+from taskcore.clock import as_span
 from taskcore.errors import ValidationError
 from taskcore.ids import IdFactory, UuidIds, draw_free
 from taskcore.keys import composite_key, composite_range, key_parts
-from taskcore.store import MemoryStore, Store, Unit
+from taskcore.retention import ExpiryIndex
+from taskcore.store import Between, Eq, In, MemoryStore, RowsStore, RowsUnit, RowTable
+from taskcore.store.rows import Condition
 from taskcore.visual_layer.errors import VisualLayerDatasetNotFound, VisualLayerTaskNotFound
 from taskcore.visual_layer.lifecycle import VL_TASK, TaskType, VisualLayerEvent, VisualLayerStatus
 from taskcore.visual_layer.task import (
+    SORT_FIELDS,
     Dataset,
     DatasetStatus,
     SortOrder,
@@ -48,32 +60,58 @@ from taskcore.visual_layer.task import (
 )
 
 __all__ = [
-    "BY_DATASET",
     "DATASETS",
     "MAX_CONFIGURATION_BYTES",
+    "MEMBERS",
+    "PRUNE_PER_CHANGE",
+    "RETENTION",
     "TASKS",
+    "TASK_ROWS",
     "FilterOptions",
     "Listing",
     "Shown",
     "VisualLayerTasks",
-    "matches",
-    "ordered",
-    "sort_key",
 ]
 
 TASKS = "visual_layer.tasks"
 """Store table of tasks, keyed by ``composite_key(task_id)``."""
 DATASETS = "visual_layer.datasets"
 """Store table of datasets, keyed by ``composite_key(dataset_id)``."""
-BY_DATASET = "visual_layer.by_dataset"
-"""Store table indexing tasks by dataset: ``composite_key(dataset_id, task_id)`` -> ``1``."""
+MEMBERS = "visual_layer.members"
+"""Store table of who may see what: ``composite_key(user, dataset_id)`` -> ``1``; a scan
+of one user's range lists the datasets the user may see."""
+TASK_ROWS = RowTable(
+    "visual_layer_tasks",
+    {
+        "dataset_id": str,
+        "dataset_name": str,
+        "task_type": str,
+        "status": str,
+        "created_by": str,
+        "start_time": int,
+    },
+    sortable=SORT_FIELDS,
+    indexes=[("dataset_id", "start_time")],
+)
+"""The row table a listing is answered from: one row per task, keyed by ``task_id``,
+with what the filters and sorts read (``start_time`` in microseconds since the epoch,
+UTC; ``status`` and ``task_type`` as wire strings; the dataset's name, which never
+changes, copied in)."""
 MAX_MESSAGE_LENGTH = 1000
 """The longest error message a worker may give, in characters."""
 MAX_CONFIGURATION_BYTES = 64 * 1024
 """The largest configuration a task keeps, in bytes of compact JSON."""
+RETENTION = "visual_layer.retention"
+"""Store table of the :class:`~taskcore.retention.ExpiryIndex` of ended tasks."""
+PRUNE_PER_CHANGE = 2
+"""How many expired tasks a transition deletes on the side (more than the one it may
+end, so a backlog drains)."""
 
 _S, _E = VisualLayerStatus, VisualLayerEvent
 _ENDED = frozenset({_S.COMPLETED, _S.FAILED, _S.ABORTED})
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @attrs.frozen
@@ -105,45 +143,21 @@ class FilterOptions:
     created_by: tuple[str, ...]
 
 
+def _check_text(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{field} must be a non-empty string", field=field)
+    if not value.isascii() and _SURROGATES.search(value):
+        raise ValidationError(f"{field} must be valid Unicode text", field=field)
+    return value
+
+
 def _check_user(user: object) -> str:
-    if not isinstance(user, str) or not user:
-        raise ValidationError("user must be a non-empty string", field="user")
-    return user
+    return _check_text("user", user)
 
 
-def sort_key(sort_by: str) -> Callable[[Shown], Any]:
-    """The key a listing sorts by for ``sort_by`` (ties are broken by ``task_id``
-    separately): ``status`` and ``task_type`` by their wire strings."""
-    keys: dict[str, Callable[[Shown], Any]] = {
-        "start_time": lambda s: s.task.start_time,
-        "status": lambda s: s.task.status.value,
-        "task_type": lambda s: s.task.task_type.value,
-        "dataset_name": lambda s: s.dataset_name,
-        "dataset_id": lambda s: s.task.dataset_id,
-        "created_by": lambda s: s.task.created_by,
-    }
-    return keys[sort_by]
-
-
-def matches(query: TaskQuery, shown: Shown) -> bool:
-    """Whether ``shown`` passes every filter of ``query`` (time bounds inclusive)."""
-    task = shown.task
-    return (
-        (query.dataset_id is None or task.dataset_id == query.dataset_id)
-        and (query.dataset_name is None or shown.dataset_name == query.dataset_name)
-        and (query.task_type is None or task.task_type is query.task_type)
-        and (query.task_status is None or task.status is query.task_status)
-        and (query.created_by is None or task.created_by == query.created_by)
-        and (query.start_time_from is None or task.start_time >= query.start_time_from)
-        and (query.start_time_to is None or task.start_time <= query.start_time_to)
-    )
-
-
-def ordered(query: TaskQuery, shown: Iterable[Shown]) -> list[Shown]:
-    """``shown`` in the query's order: its sort field in its order, ties by ``task_id``
-    ascending (whatever the order), so pages never overlap or skip."""
-    by_id = sorted(shown, key=lambda s: s.task.task_id)
-    return sorted(by_id, key=sort_key(query.sort_by), reverse=query.sort_order is SortOrder.DESC)
+def _micros(instant: datetime) -> int:
+    """``instant`` as whole microseconds since the epoch (UTC): a sortable integer."""
+    return (instant - _EPOCH) // _MICROSECOND
 
 
 class VisualLayerTasks:
@@ -151,13 +165,30 @@ class VisualLayerTasks:
 
     Args:
         store: where datasets and tasks live (default: a new
-            :class:`~taskcore.store.MemoryStore`).
+            :class:`~taskcore.store.MemoryStore`); a store with row tables
+            (:class:`~taskcore.store.RowsStore`: both taskcore stores are).
         ids: task and dataset ids (default: random UUIDs).
+        task_retention: how long (seconds, or a ``timedelta``) a task stays after it
+            ended; ``None`` (the default) keeps every task.
+
+    Raises:
+        ValueError: ``task_retention`` is not positive or longer than ten years.
+        TypeError: ``task_retention`` is neither seconds nor a ``timedelta``.
     """
 
-    def __init__(self, store: Store | None = None, *, ids: IdFactory | None = None) -> None:
-        self.store: Store = MemoryStore() if store is None else store
+    def __init__(
+        self,
+        store: RowsStore | None = None,
+        *,
+        ids: IdFactory | None = None,
+        task_retention: timedelta | float | None = None,
+    ) -> None:
+        self.store: RowsStore = MemoryStore() if store is None else store
         self.ids: IdFactory = UuidIds(prefix="") if ids is None else ids
+        self.task_retention = (
+            None if task_retention is None else as_span(task_retention, "task_retention")
+        )
+        self._expiry = ExpiryIndex(RETENTION)
 
     # -- datasets (the worker side) ---------------------------------------------------
 
@@ -168,12 +199,13 @@ class VisualLayerTasks:
             ValidationError: an empty name or user.
             IdCollision: the id factory kept giving ids in use; nothing was added.
         """
-        if not isinstance(name, str) or not name:
-            raise ValidationError("name must be a non-empty string", field="name")
+        _check_text("name", name)
         users = frozenset(_check_user(u) for u in users)
         with self.store.unit() as unit:
             dataset = Dataset(self._new_id(unit, DATASETS), name, DatasetStatus.READY, users)
             unit.put(DATASETS, composite_key(dataset.dataset_id), dataset.to_doc())
+            for user in users:
+                unit.put(MEMBERS, composite_key(user, dataset.dataset_id), 1)
             return dataset
 
     def share(self, dataset_id: str, user: str) -> Dataset:
@@ -187,6 +219,7 @@ class VisualLayerTasks:
             dataset = self._dataset(unit, dataset_id, None)
             shared = attrs.evolve(dataset, users=dataset.users | {user})
             unit.put(DATASETS, composite_key(dataset_id), shared.to_doc())
+            unit.put(MEMBERS, composite_key(user, dataset_id), 1)
             return shared
 
     def dataset(self, dataset_id: str) -> Dataset:
@@ -200,17 +233,17 @@ class VisualLayerTasks:
 
     # -- reading ------------------------------------------------------------------------
 
-    def _new_id(self, unit: Unit, table: str) -> str:
+    def _new_id(self, unit: RowsUnit, table: str) -> str:
         return draw_free(table, self.ids, lambda i: unit.get(table, composite_key(i)) is None)
 
-    def _dataset(self, unit: Unit, dataset_id: object, user: str | None) -> Dataset:
+    def _dataset(self, unit: RowsUnit, dataset_id: object, user: str | None) -> Dataset:
         doc = unit.get(DATASETS, composite_key(dataset_id)) if isinstance(dataset_id, str) else None
         if doc is None or (user is not None and user not in doc["users"]):
             raise VisualLayerDatasetNotFound(str(dataset_id))
         return Dataset.from_doc(doc)
 
     def _load(
-        self, unit: Unit, task_id: object, user: str | None
+        self, unit: RowsUnit, task_id: object, user: str | None
     ) -> tuple[VisualLayerTask, Dataset]:
         doc = unit.get(TASKS, composite_key(task_id)) if isinstance(task_id, str) else None
         if doc is None:
@@ -233,55 +266,109 @@ class VisualLayerTasks:
             task, dataset = self._load(unit, task_id, user)
         return Shown(task, dataset.name, dataset.status)
 
-    def _visible(self, unit: Unit, user: str) -> list[Dataset]:
-        return [Dataset.from_doc(doc) for _, doc in unit.items(DATASETS) if user in doc["users"]]
+    def _visible(self, unit: RowsUnit, user: str) -> set[str]:
+        """The ids of the datasets ``user`` may see: one scan of the user's range of
+        :data:`MEMBERS`."""
+        start, stop = composite_range(user)
+        return {key_parts(key)[1] for key, _ in unit.scan(MEMBERS, start=start, stop=stop)}
 
-    def _shown(self, unit: Unit, datasets: Iterable[Dataset]) -> Iterable[Shown]:
-        for dataset in datasets:
-            start, stop = composite_range(dataset.dataset_id)
-            for key, _ in unit.scan(BY_DATASET, start=start, stop=stop):
-                task_id = key_parts(key)[1]
-                doc = unit.get(TASKS, composite_key(task_id))
-                assert doc is not None  # the index and the task are written together
-                yield Shown(VisualLayerTask.from_doc(doc), dataset.name, dataset.status)
+    def _where(self, unit: RowsUnit, user: str, query: TaskQuery) -> dict[str, Condition] | None:
+        """The row filter of ``query`` over what ``user`` may see, or ``None`` when it
+        can match nothing (the dataset asked for is not the user's)."""
+        visible = self._visible(unit, user)
+        where: dict[str, Condition] = {"dataset_id": In(visible)}
+        if query.dataset_id is not None:
+            if query.dataset_id not in visible:
+                return None
+            where["dataset_id"] = Eq(query.dataset_id)
+        equal = {
+            "dataset_name": query.dataset_name,
+            "task_type": None if query.task_type is None else query.task_type.value,
+            "status": None if query.task_status is None else query.task_status.value,
+            "created_by": query.created_by,
+        }
+        where.update({column: Eq(value) for column, value in equal.items() if value is not None})
+        low, high = query.start_time_from, query.start_time_to
+        if low is not None or high is not None:
+            where["start_time"] = Between(
+                None if low is None else _micros(low), None if high is None else _micros(high)
+            )
+        return where
 
     def list(self, user: str, query: TaskQuery | None = None) -> Listing:
-        """One page of the tasks ``user`` may see that match ``query``, in its order,
-        with the number of all matching tasks.  A page past the end is empty.
+        """One page of the tasks ``user`` may see that match ``query``, in its order
+        (ties by ``task_id`` ascending), with the number of all matching tasks.  A page
+        past the end is empty.
+
+        Cost: one indexed, filtered, sorted and paged query of :data:`TASK_ROWS`, a
+        count, and a read of the page's tasks and datasets; never a read of every task.
 
         Raises:
-            ValidationError: ``user`` is not a non-empty string.
+            ValidationError: ``user`` is not a non-empty string of valid Unicode.
         """
         _check_user(user)
         query = TaskQuery() if query is None else query
         with self.store.unit(readonly=True) as unit:
-            datasets = self._visible(unit, user)
-            if query.dataset_id is not None:
-                datasets = [d for d in datasets if d.dataset_id == query.dataset_id]
-            if query.dataset_name is not None:
-                datasets = [d for d in datasets if d.name == query.dataset_name]
-            found = [s for s in self._shown(unit, datasets) if matches(query, s)]
-        page = ordered(query, found)[query.offset : query.offset + query.page_size]
-        return Listing(tuple(page), len(found), query.page, query.page_size)
+            where = self._where(unit, user, query)
+            if where is None:
+                return Listing((), 0, query.page, query.page_size)
+            keys = unit.select(
+                TASK_ROWS,
+                where,
+                order_by=query.sort_by,
+                descending=query.sort_order is SortOrder.DESC,
+                offset=query.offset,
+                limit=query.page_size,
+            )
+            total = unit.count(TASK_ROWS, where)
+            datasets: dict[str, Dataset] = {}
+            page = []
+            for task_id in keys:
+                doc = unit.get(TASKS, composite_key(task_id))
+                assert doc is not None  # the row and the task are written together
+                task = VisualLayerTask.from_doc(doc)
+                dataset = datasets.get(task.dataset_id)
+                if dataset is None:
+                    dataset = datasets[task.dataset_id] = self._dataset(unit, task.dataset_id, None)
+                page.append(Shown(task, dataset.name, dataset.status))
+        return Listing(tuple(page), total, query.page, query.page_size)
 
     def filter_options(self, user: str, query: TaskQuery | None = None) -> FilterOptions:
         """The distinct dataset names, dataset ids, task types and creators of the tasks
         ``user`` may see started within the query's time bounds (its other fields are
         ignored), each sorted ascending.
 
+        Cost: one indexed ``DISTINCT`` query of :data:`TASK_ROWS`.
+
         Raises:
-            ValidationError: ``user`` is not a non-empty string.
+            ValidationError: ``user`` is not a non-empty string of valid Unicode.
         """
         _check_user(user)
         query = TaskQuery() if query is None else query
         window = TaskQuery(start_time_from=query.start_time_from, start_time_to=query.start_time_to)
+        columns = ("dataset_name", "dataset_id", "task_type", "created_by")
         with self.store.unit(readonly=True) as unit:
-            found = [s for s in self._shown(unit, self._visible(unit, user)) if matches(window, s)]
+            where = self._where(unit, user, window)
+            assert where is not None  # the window names no dataset
+            found = unit.distinct(TASK_ROWS, columns, where)
         return FilterOptions(
-            dataset_names=tuple(sorted({s.dataset_name for s in found})),
-            dataset_ids=tuple(sorted({s.task.dataset_id for s in found})),
-            task_types=tuple(sorted({s.task.task_type.value for s in found})),
-            created_by=tuple(sorted({s.task.created_by for s in found})),
+            *(tuple(sorted({str(row[i]) for row in found})) for i in range(len(columns)))
+        )
+
+    def _write(self, unit: RowsUnit, task: VisualLayerTask, dataset: Dataset) -> None:
+        """Store ``task`` and its listing row (:data:`TASK_ROWS`) in ``unit``."""
+        unit.put(TASKS, composite_key(task.task_id), task.to_doc())
+        unit.put_row(
+            TASK_ROWS,
+            task.task_id,
+            {
+                "dataset_id": task.dataset_id,
+                "dataset_name": dataset.name,
+                "task_type": task.task_type.value,
+                "status": task.status.value,
+                "created_by": task.created_by,
+                "start_time": _micros(task.start_time),
+            },
         )
 
     # -- changing a task --------------------------------------------------------------
@@ -290,18 +377,47 @@ class VisualLayerTasks:
         self,
         task_id: str,
         user: str | None,
-        act: Callable[[Unit, VisualLayerTask], VisualLayerTask],
+        act: Callable[[RowsUnit, VisualLayerTask], VisualLayerTask],
     ) -> Shown:
         with self.store.unit() as unit:
             task, dataset = self._load(unit, task_id, user)
             changed = act(unit, task)
             dataset = _moved(dataset, task, changed)
-            unit.put(TASKS, composite_key(task_id), changed.to_doc())
+            self._write(unit, changed, dataset)
             unit.put(DATASETS, composite_key(dataset.dataset_id), dataset.to_doc())
+            if self.task_retention is not None:
+                if changed.end_time is not None and task.end_time is None:
+                    self._expiry.add(unit, changed.end_time + self.task_retention, task_id)
+                self._prune(unit, PRUNE_PER_CHANGE)
             return Shown(changed, dataset.name, dataset.status)
 
+    def prune(self, limit: int = 1000) -> int:
+        """Delete up to ``limit`` tasks that ended ``task_retention`` ago or more (their
+        documents and listing rows; datasets are untouched).  Transitions already delete
+        a few each; an operator may call this from a scheduler too.  Returns how many
+        expiry entries were due (0 when ``task_retention`` is ``None``).
+        """
+        if self.task_retention is None:
+            return 0
+        with self.store.unit() as unit:
+            return self._prune(unit, limit)
+
+    def _prune(self, unit: RowsUnit, limit: int) -> int:
+        assert self.task_retention is not None
+        due = self._expiry.pop_due(unit, limit)
+        for task_id in due:
+            doc = unit.get(TASKS, composite_key(task_id))
+            if doc is None:
+                continue
+            task = VisualLayerTask.from_doc(doc)
+            # A retried task that ended again has a later entry of its own.
+            if task.end_time is not None and task.end_time + self.task_retention <= unit.now:
+                unit.delete(TASKS, composite_key(task_id))
+                unit.delete_row(TASK_ROWS, task_id)
+        return len(due)
+
     def _fired(
-        self, unit: Unit, task: VisualLayerTask, event: VisualLayerEvent, **changes: Any
+        self, unit: RowsUnit, task: VisualLayerTask, event: VisualLayerEvent, **changes: Any
     ) -> VisualLayerTask:
         status = VL_TASK.fire(task.status, event, task)
         committing = changes.get("in_commit_phase", task.in_commit_phase)
@@ -396,8 +512,7 @@ class VisualLayerTasks:
                 configuration=config,
             )
             dataset = _moved(dataset, None, task)
-            unit.put(TASKS, composite_key(task_id), task.to_doc())
-            unit.put(BY_DATASET, composite_key(dataset.dataset_id, task_id), 1)
+            self._write(unit, task, dataset)
             unit.put(DATASETS, composite_key(dataset.dataset_id), dataset.to_doc())
             return Shown(task, dataset.name, dataset.status)
 
@@ -422,7 +537,7 @@ class VisualLayerTasks:
             The task is unchanged in every case.
         """
 
-        def act(unit: Unit, task: VisualLayerTask) -> VisualLayerTask:
+        def act(unit: RowsUnit, task: VisualLayerTask) -> VisualLayerTask:
             changed = self._fired(unit, task, _E.PROGRESS)
             low = task.progress_percentage or 0
             if (

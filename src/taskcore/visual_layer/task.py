@@ -15,6 +15,7 @@ Decisions (docs/visual-layer.md):
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -59,6 +60,7 @@ SORT_FIELDS = ("start_time", "status", "task_type", "dataset_name", "dataset_id"
 """The documented ``sort_by`` values."""
 PAGE_SIZES = range(5, 51)
 """The documented ``page_size`` range, 5..50."""
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
 MAX_PAGE = 10**9
 """The largest ``page`` accepted (a bound, so offsets stay small integers)."""
 
@@ -191,6 +193,8 @@ def _one_of(field: str, value: object, allowed: Any) -> None:
 def _text(field: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidParameter(field, "must be a non-empty string")
+    if not value.isascii() and _SURROGATES.search(value):
+        raise InvalidParameter(field, "must be valid Unicode text")
     return value
 
 
