@@ -29,6 +29,7 @@ from taskcore.claro.webhooks import (
     MAX_ERROR_LENGTH,
     SIGNATURE_HEADER,
     OutboxRecord,
+    Webhook,
     message_id,
     standard_secret,
     verify_signature,
@@ -731,3 +732,17 @@ def test_the_standard_secret_verifies_with_the_standardwebhooks_package(store: S
 def test_a_dispatcher_out_of_bounds_is_refused(store: Store, bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must"):
         Dispatcher(claro(store), **bad)
+
+
+def test_a_record_built_from_a_payload_is_signed_both_ways() -> None:
+    webhook = Webhook("wh", ME, "https://r.example/", SECRET)
+    payload = {"taskId": "task_1"}
+    record = OutboxRecord.for_payload(webhook, "task_1", payload, "2026-01-05T12:00:00Z")
+    assert verify_signature(SECRET, record.body, record.signature)
+    now = int(SystemClock().now().timestamp())
+    headers = Dispatcher(ClaroTasks(), send=Script()).headers(record, now)
+    assert {"taskId": "task_1"} == standardwebhooks.Webhook(standard_secret(SECRET)).verify(
+        record.body, headers
+    )
+    assert "signing_key" not in repr(record)  # the key is never shown
+    assert record.signing_key.hex() not in str(record.to_doc())  # nor stored
