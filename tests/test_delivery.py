@@ -5,8 +5,11 @@ clock and random source, giving up, at-least-once, and a restart on SQLite."""
 from __future__ import annotations
 
 import random
+import signal
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -71,6 +74,7 @@ class Receiver:
         self.statuses = deque(statuses)
         self.requests: list[Received] = []
         self.arrived = threading.Event()
+        self.hold: threading.Event | None = None  # when set: answer only once it is set
         self._lock = threading.Lock()
         receiver = self
 
@@ -96,13 +100,17 @@ class Receiver:
             standard_ok = False
         with self._lock:
             status = self.statuses.popleft() if self.statuses else 0
-        status = status or (204 if claro_ok and standard_ok else 400)
-        handler.send_response(status)
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
-        with self._lock:
+            status = status or (204 if claro_ok and standard_ok else 400)
             self.requests.append(Received(headers, body, claro_ok, standard_ok, status))
         self.arrived.set()
+        if self.hold is not None:
+            assert self.hold.wait(timeout=60)
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+        except OSError:  # the sender is gone (killed): nothing to answer
+            handler.close_connection = True
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -452,6 +460,46 @@ def test_a_restart_on_sqlite_loses_nothing_and_delivers_the_rest(
     }
 
 
+CHILD = """
+import sys
+from taskcore.claro.service import ClaroTasks
+from taskcore.delivery import Dispatcher
+from taskcore.store import SqliteStore
+with SqliteStore(sys.argv[1]) as store:
+    dispatcher = Dispatcher(ClaroTasks(store), timeout=30, batch_size=1, concurrency=1,
+                            claim_for=60)
+    dispatcher.run_once()
+"""
+
+
+def test_a_dispatcher_killed_before_it_recorded_the_answer_is_followed_by_a_resend(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "claro.db"
+    with Receiver() as receiver:
+        with SqliteStore(path) as store:
+            service = claro(store, receiver.url)
+            [task_id] = ended(service)
+        receiver.hold = threading.Event()
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)])
+        try:
+            assert receiver.arrived.wait(timeout=60)  # the child sent it; no answer yet
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=60)
+            receiver.hold.set()
+        receiver.hold = None
+        later = ManualClock(datetime.now(UTC) + timedelta(minutes=2))  # its claim lapsed
+        with SqliteStore(path, clock=later) as store:
+            service = ClaroTasks(store)
+            [result] = Dispatcher(service, timeout=5).run_once().results
+            record = every_record(service)[task_id]
+        first, second = receiver.requests
+    assert Outcome.DELIVERED == result.outcome
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == record.message_id
+    assert (True, 1) == (record.delivered, record.attempts)
+
+
 # --- the schedule itself ----------------------------------------------------------------
 
 
@@ -596,6 +644,7 @@ def answering(raw: bytes) -> tuple[str, threading.Thread, socket.socket]:
     [
         (b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok", 202),
         (b"HTTP/1.0 500\r\n\r\n" + b"x" * 200_000, 500),
+        (b"HTTP/1.0 204 No Content\r\nServer: x\r\n\r\n", 204),
         (b"SSH-2.0-OpenSSH\r\n", None),
         (b"", None),
         (b"x" * 9000, None),
@@ -624,6 +673,30 @@ def test_post_gives_up_at_its_deadline_and_checks_tls() -> None:
     finally:
         thread.join()
         listener.close()
+
+
+def test_an_answer_with_a_length_is_read_to_its_end_not_to_the_connections() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    closed_first: list[bool] = []
+
+    def keep_alive() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            connection.settimeout(30)  # keeps the connection open: the client closes it
+            closed_first.append(connection.recv(1) == b"")
+
+    thread = threading.Thread(target=keep_alive)
+    thread.start()
+    try:
+        assert 200 == post(f"http://127.0.0.1:{listener.getsockname()[1]}/", b"{}", {}, 60.0)
+    finally:
+        thread.join()
+        listener.close()
+    assert [True] == closed_first
 
 
 def test_a_slow_answer_is_cut_at_the_deadline() -> None:

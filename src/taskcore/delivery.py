@@ -85,6 +85,7 @@ MAX_ERROR_TEXT: Final = 200
 _MAX_STATUS_LINE: Final = 8192
 _MAX_DRAIN: Final = 64 * 1024
 _STATUS_LINE: Final = re.compile(rb"HTTP/1\.[01] ([1-9][0-9]{2})(?: [^\r\n]*)?\r?\n")
+_CONTENT_LENGTH: Final = re.compile(rb"(?im)^content-length:[ \t]*([0-9]{1,12})[ \t]*$")
 _UNSENDABLE: Final = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
@@ -213,8 +214,10 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> i
     """POST ``body`` to ``url`` over HTTP/1.1 and return the answer's status.
 
     The whole exchange (connect, TLS, send, status line) must end within ``timeout``
-    seconds; then at most 64 KiB more of the answer are read and dropped.  Redirects are
-    not followed, no proxy is used, HTTPS verifies the certificate (system trust store).
+    seconds; then the rest of the answer (to its ``Content-Length``, or to the end of the
+    connection) is read and dropped, at most 64 KiB of it and within the same deadline.
+    Redirects are not followed, no proxy is used, HTTPS verifies the certificate (system
+    trust store).
 
     Raises:
         DeliveryError: not an http/https URL, an unsendable URL or header, or an answer
@@ -247,24 +250,17 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> i
     except UnicodeEncodeError:
         raise DeliveryError("the URL or a header is not ASCII") from None
     deadline = time.monotonic() + timeout
-
-    def left() -> float:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("deadline passed")
-        return remaining
-
-    sock = socket.create_connection((host, port), timeout=left())
+    sock = socket.create_connection((host, port), timeout=_left(deadline))
     try:
         if scheme == "https":
             sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
-        sock.settimeout(left())
+        sock.settimeout(_left(deadline))
         sock.sendall(request)
         received = b""
         while b"\n" not in received:
             if len(received) > _MAX_STATUS_LINE:
                 raise DeliveryError("the answer's status line is too long")
-            sock.settimeout(left())
+            sock.settimeout(_left(deadline))
             chunk = sock.recv(4096)
             if not chunk:
                 break
@@ -272,23 +268,43 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> i
         match = _STATUS_LINE.match(received)
         if match is None:
             raise DeliveryError("the answer is not HTTP/1.x")
-        _drain(sock, deadline, len(received))
+        _drain(sock, deadline, received)
         return int(match.group(1))
     finally:
         sock.close()
 
 
-def _drain(sock: socket.socket, deadline: float, got: int) -> None:
-    """Read and drop the rest of an answer: to its end, 64 KiB, or the deadline."""
+def _left(deadline: float) -> float:
+    """Seconds until ``deadline`` (a :func:`time.monotonic` instant).
+
+    Raises:
+        TimeoutError: it passed.
+    """
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("deadline passed")
+    return remaining
+
+
+def _drain(sock: socket.socket, deadline: float, received: bytes) -> None:
+    """Read and drop the rest of an answer: to the end its ``Content-Length`` gives (or
+    to the end of the connection), 64 KiB, or the deadline, whichever comes first."""
     try:
-        while got < _MAX_DRAIN and (remaining := deadline - time.monotonic()) > 0:
-            sock.settimeout(remaining)
+        while len(received) < _MAX_DRAIN and not _complete(received):
+            sock.settimeout(_left(deadline))
             chunk = sock.recv(4096)
             if not chunk:
                 return
-            got += len(chunk)
-    except OSError:
+            received += chunk
+    except OSError:  # the deadline (TimeoutError) included
         return  # the status is known: how the rest of the answer ends does not matter
+
+
+def _complete(received: bytes) -> bool:
+    """Whether ``received`` holds a whole answer with a ``Content-Length``."""
+    head, blank, rest = received.partition(b"\r\n\r\n")
+    length = _CONTENT_LENGTH.search(head) if blank else None
+    return length is not None and len(rest) >= int(length.group(1))
 
 
 class Dispatcher:
