@@ -48,6 +48,7 @@ from taskcore.delivery import (
 )
 from taskcore.errors import TaskNotFound, ValidationError
 from taskcore.store import MemoryStore, SqliteStore, Store
+from threads import run_threads
 
 ME = "acct_me"
 SECRET = "whsec-test-secret"
@@ -819,3 +820,21 @@ def test_a_record_built_from_a_payload_is_signed_both_ways() -> None:
     )
     assert "signing_key" not in repr(record)  # the key is never shown
     assert record.signing_key.hex() not in str(record.to_doc())  # nor stored
+
+
+def test_dispatchers_on_many_threads_send_each_record_once(store: Store) -> None:
+    service = claro(store)
+    ids = ended(service, 12)
+    send = Script()
+    dispatchers = [Dispatcher(service, send=send, batch_size=2, concurrency=2) for _ in range(4)]
+
+    def drain(index: int) -> None:
+        while dispatchers[index].run_once().results:
+            pass
+
+    run_threads(4, drain)
+    sent = [call[2]["webhook-id"] for call in send.calls]
+    assert sorted(sent) == sorted(set(sent))  # claimed by one dispatcher each: sent once
+    records = every_record(service)
+    assert {r.message_id for r in records.values()} == set(sent)
+    assert sorted(ids) == sorted(t for t, r in records.items() if r.delivered and r.attempts == 1)
