@@ -25,9 +25,12 @@ Theory of operation:
   :meth:`ClaroTasks.targets` lists them.  A bulk selection is stored once, apart from the
   task's changing state, so recording a batch or reading a task never rewrites it.
 - What is kept per request or per ended task has a retention (docs/claro.md,
-  "Retention"): idempotency keys 24 hours, delivered notifications 24 hours, outcome
-  batches until the task ends, ended tasks themselves as configured.  In-process caches
-  are bounded.
+  "Retention"): idempotency keys 24 hours, delivered notifications 24 hours, given-up
+  notifications 7 days, outcome batches until the task ends, ended tasks themselves as
+  configured.  In-process caches are bounded.
+- A pending notification keeps its delivery attempts, last error and next attempt time
+  beside it, with an index in due-time order (:meth:`ClaroTasks.due_outbox`,
+  :meth:`ClaroTasks.record_attempt`; the schedule is :mod:`taskcore.delivery`'s).
 
 Order of checks on create: dataset exists -> input valid (and a replayed idempotency
 key answers here) -> webhook exists -> dataset unlocked -> quota.
