@@ -25,9 +25,12 @@ Theory of operation:
   :meth:`ClaroTasks.targets` lists them.  A bulk selection is stored once, apart from the
   task's changing state, so recording a batch or reading a task never rewrites it.
 - What is kept per request or per ended task has a retention (docs/claro.md,
-  "Retention"): idempotency keys 24 hours, delivered notifications 24 hours, outcome
-  batches until the task ends, ended tasks themselves as configured.  In-process caches
-  are bounded.
+  "Retention"): idempotency keys 24 hours, delivered notifications 24 hours, given-up
+  notifications 7 days, outcome batches until the task ends, ended tasks themselves as
+  configured.  In-process caches are bounded.
+- A pending notification keeps its delivery attempts, last error and next attempt time
+  beside it, with an index in due-time order (:meth:`ClaroTasks.due_outbox`,
+  :meth:`ClaroTasks.record_attempt`; the schedule is :mod:`taskcore.delivery`'s).
 
 Order of checks on create: dataset exists -> input valid (and a replayed idempotency
 key answers here) -> webhook exists -> dataset unlocked -> quota.
@@ -51,9 +54,9 @@ from taskcore.claro.grid import Grid
 from taskcore.claro.lifecycle import CLARO_TASK, ClaroEvent, ClaroStatus
 from taskcore.claro.selection import Selection
 from taskcore.claro.task import Category, ClaroTask, TaskType
-from taskcore.claro.webhooks import OutboxRecord, Webhook, sign
+from taskcore.claro.webhooks import MAX_ERROR_LENGTH, OutboxRecord, Webhook, sign, standard_key
 from taskcore.claro.wire import parse_bulk, parse_new_rows, status_response, webhook_payload
-from taskcore.clock import as_span, format_instant
+from taskcore.clock import MAX_SPAN, as_span, format_instant
 from taskcore.errors import (
     DatasetLocked,
     DatasetNotFound,
@@ -88,9 +91,15 @@ ACTIVE: Final = "claro.active"
 WEBHOOKS: Final = "claro.webhooks"
 """(account, webhook id) -> ``{"url", "secret"}``."""
 OUTBOX: Final = "claro.outbox"
-"""task id -> a notification not yet delivered."""
+"""task id -> a notification not yet delivered (with its attempts and next attempt)."""
+OUTBOX_DUE: Final = "claro.outbox_due"
+"""``<microseconds since the epoch, 20 digits>|<task id>`` -> task id: when each pending
+notification is next due, in time order (one entry per pending record)."""
 DELIVERED: Final = "claro.delivered"
 """task id -> a delivered notification, kept for ``delivered_retention``."""
+GAVE_UP: Final = "claro.gave_up"
+"""task id -> a notification given up after its last attempt, kept for
+``gave_up_retention``."""
 IDEMPOTENCY: Final = "claro.idempotency"
 """(account, key) -> the original create response (see :mod:`taskcore.idempotency`)."""
 RETENTION: Final = "claro.retention"
@@ -103,6 +112,7 @@ _PRUNE_BATCH: Final = 8
 """How many expired records each create or delivery prunes on the side."""
 _QUIET: Final = timedelta(seconds=1)
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
 MAX_ID_LENGTH: Final = 255
 """The longest dataset or webhook id a caller may choose."""
 _UNFIT_TEXT: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -133,6 +143,11 @@ class RowOutcome:
 
     index: int
     failed_columns: frozenset[str] = attrs.field(default=frozenset(), converter=_column_set)
+
+
+def _micros(at: datetime) -> int:
+    """Microseconds since the Unix epoch: the due index's key order is time order."""
+    return (at - _EPOCH) // _MICROSECOND
 
 
 def _need(unit: Unit, table: str, key: str) -> Any:
@@ -196,6 +211,8 @@ class ClaroTasks:
         lease_ttl: how long a dataset lease lasts without a worker call renewing it.
         idempotency_retention: how long an ``Idempotency-Key`` is remembered (24 hours).
         delivered_retention: how long a delivered notification stays listed (24 hours).
+        gave_up_retention: how long a notification given up after its last delivery
+            attempt stays listed (7 days).
         task_retention: how long an ended task stays readable (``None``: kept until
             deleted by the operator; its outcome batches are dropped when it ends
             either way).
@@ -213,6 +230,7 @@ class ClaroTasks:
         lease_ttl: timedelta | float = timedelta(hours=1),
         idempotency_retention: timedelta | float = timedelta(hours=24),
         delivered_retention: timedelta | float = timedelta(hours=24),
+        gave_up_retention: timedelta | float = timedelta(days=7),
         task_retention: timedelta | float | None = None,
         cache_size: int = 32,
     ) -> None:
@@ -225,6 +243,7 @@ class ClaroTasks:
             IDEMPOTENCY, as_span(idempotency_retention, "idempotency_retention")
         )
         self.delivered_retention = as_span(delivered_retention, "delivered_retention")
+        self.gave_up_retention = as_span(gave_up_retention, "gave_up_retention")
         self.task_retention = (
             None if task_retention is None else as_span(task_retention, "task_retention")
         )
@@ -369,7 +388,7 @@ class ClaroTasks:
 
     def outbox(self, *, pending_only: bool = True) -> list[OutboxRecord]:
         """Webhook notifications to deliver (and, with ``pending_only=False``, the
-        delivered ones still retained), sorted by task id.
+        delivered and given-up ones still retained), sorted by task id.
 
         First settles every task whose lease lapsed (:meth:`settle_expired`), so a
         delivery worker that polls the outbox also sends their ``failed`` notifications.
@@ -380,15 +399,118 @@ class ClaroTasks:
             self._settle_all(unit)
             records = [self._addressed(unit, key, doc) for key, doc in unit.items(OUTBOX)]
             if not pending_only:
-                for task_id, doc in unit.items(DELIVERED):
-                    records.append(OutboxRecord.from_doc(task_id, doc))
+                for table in (DELIVERED, GAVE_UP):
+                    for task_id, doc in unit.items(table):
+                        records.append(OutboxRecord.from_doc(task_id, doc))
         return sorted(records, key=lambda r: r.task_id)
+
+    def due_outbox(
+        self, limit: int = 100, *, claim_for: timedelta | float = timedelta(minutes=5)
+    ) -> list[OutboxRecord]:
+        """Claim up to ``limit`` pending notifications that are due now, oldest due first.
+
+        Settles lapsed leases first (as :meth:`outbox` does).  Each record returned is
+        claimed: its next attempt moves to now + ``claim_for``, so another dispatcher
+        polling meanwhile does not send it too, and a dispatcher that dies before it
+        calls :meth:`record_attempt` leaves it due again once the claim lapses (at least
+        once: it is then sent again, with the same ``message_id``).  The records are
+        addressed and signed with their webhooks as registered now and carry their
+        ``signing_key``.  The cost depends on ``limit`` and the tasks not ended, not on
+        how much is pending or on history.
+
+        Args:
+            limit: the most records to claim (1 to 10000).
+            claim_for: how long the claim holds (a ``timedelta`` or seconds): longer
+                than the caller takes to send them all.
+
+        Raises:
+            ValidationError: ``limit`` out of range; nothing changed.
+            ValueError, TypeError: ``claim_for`` is not a positive span (see
+                :func:`taskcore.clock.as_span`); nothing changed.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= 10000:
+            raise ValidationError("limit must be an integer from 1 to 10000", field="limit")
+        claim = as_span(claim_for, "claim_for")
+        with self.store.unit() as unit:
+            self._settle_all(unit)
+            stop = f"{_micros(unit.now) + 1:020d}"
+            due = list(unit.scan(OUTBOX_DUE, stop=stop, limit=limit))
+            records = []
+            for _, task_id in due:
+                doc = self._reschedule(unit, task_id, _need(unit, OUTBOX, task_id),
+                                       unit.now + claim)  # fmt: skip
+                records.append(self._addressed(unit, task_id, doc))
+            return records
+
+    def record_attempt(
+        self,
+        task_id: str,
+        *,
+        ok: bool,
+        error: str | None = None,
+        retry_in: timedelta | None = None,
+    ) -> OutboxRecord:
+        """Record one delivery attempt of the notification for ``task_id``, in one unit.
+
+        Args:
+            task_id: the notification's task.
+            ok: the receiver acknowledged it (a 2xx answer): the record is delivered (it
+                leaves the pending outbox and stays listed for ``delivered_retention``).
+            error: what a failed attempt met (kept truncated to
+                :data:`~taskcore.claro.webhooks.MAX_ERROR_LENGTH` characters).
+            retry_in: after a failure, how long until the next attempt (``>= 0``);
+                ``None`` gives up: the record leaves the pending outbox and stays listed
+                with ``gave_up`` for ``gave_up_retention``.
+
+        Returns:
+            The record as it is now.  A record already delivered or given up is returned
+            unchanged (a late or repeated report changes nothing, so a record is marked
+            delivered at most once).
+
+        Raises:
+            TaskNotFound: no notification for that task.  Nothing changed.
+            ValidationError: ``ok`` not a bool, ``error`` not text, ``retry_in`` not a
+                ``timedelta`` from 0 to ten years.  Nothing changed.
+        """
+        if not isinstance(ok, bool):
+            raise ValidationError("ok must be a bool", field="ok")
+        if error is not None and not isinstance(error, str):
+            raise ValidationError("error must be text or None", field="error")
+        if retry_in is not None and (
+            not isinstance(retry_in, timedelta) or not timedelta(0) <= retry_in <= MAX_SPAN
+        ):
+            raise ValidationError("retry_in must be a timedelta from 0 to 3650 days",
+                                  field="retry_in")  # fmt: skip
+        with self.store.unit() as unit:
+            for table in (DELIVERED, GAVE_UP):
+                ended = unit.get(table, task_id)
+                if ended is not None:
+                    return OutboxRecord.from_doc(task_id, ended)
+            doc = unit.get(OUTBOX, task_id)
+            if doc is None:
+                raise TaskNotFound(task_id)
+            text = None if error is None else error[:MAX_ERROR_LENGTH]
+            doc = {**doc, "attempts": doc.get("attempts", 0) + 1,
+                   "lastError": None if ok else text}  # fmt: skip
+            if ok:
+                return self._deliver(unit, task_id, doc)
+            if retry_in is None:
+                record = attrs.evolve(self._addressed(unit, task_id, doc), gave_up=True,
+                                      next_attempt_at=None, signing_key=b"")  # fmt: skip
+                self._unschedule(unit, task_id, doc)
+                unit.put(GAVE_UP, task_id, record.to_doc())
+                self._expiry.add(unit, unit.now + self.gave_up_retention, f"gave_up|{task_id}")
+                self._prune_on_the_side(unit)
+                return record
+            doc = self._reschedule(unit, task_id, doc, unit.now + retry_in)
+            return attrs.evolve(self._addressed(unit, task_id, doc), signing_key=b"")
 
     def mark_delivered(self, task_id: str) -> None:
         """Record that the notification for ``task_id`` was delivered (idempotent).
 
         The record leaves the pending outbox and stays listed as delivered for
         ``delivered_retention``, with the URL and signature it was delivered with.
+        (:meth:`record_attempt` with ``ok=True`` does the same and counts the attempt.)
 
         Raises:
             TaskNotFound: no notification for that task.  Nothing changed.
@@ -399,11 +521,32 @@ class ClaroTasks:
             doc = unit.get(OUTBOX, task_id)
             if doc is None:
                 raise TaskNotFound(task_id)
-            record = attrs.evolve(self._addressed(unit, task_id, doc), delivered=True)
-            unit.delete(OUTBOX, task_id)
-            unit.put(DELIVERED, task_id, record.to_doc())
-            self._expiry.add(unit, unit.now + self.delivered_retention, f"delivered|{task_id}")
-            self._prune_on_the_side(unit)
+            self._deliver(unit, task_id, doc)
+
+    def _deliver(self, unit: Unit, task_id: str, doc: Any) -> OutboxRecord:
+        record = attrs.evolve(self._addressed(unit, task_id, doc), delivered=True,
+                              next_attempt_at=None, signing_key=b"")  # fmt: skip
+        self._unschedule(unit, task_id, doc)
+        unit.put(DELIVERED, task_id, record.to_doc())
+        self._expiry.add(unit, unit.now + self.delivered_retention, f"delivered|{task_id}")
+        self._prune_on_the_side(unit)
+        return record
+
+    def _unschedule(self, unit: Unit, task_id: str, doc: Any) -> None:
+        """Drop a pending record and its entry in the due index."""
+        unit.delete(OUTBOX, task_id)
+        if "dueKey" in doc:
+            unit.delete(OUTBOX_DUE, doc["dueKey"])
+
+    def _reschedule(self, unit: Unit, task_id: str, doc: Any, at: datetime) -> Any:
+        """Write a pending record due at ``at``; returns its new document."""
+        if "dueKey" in doc:
+            unit.delete(OUTBOX_DUE, doc["dueKey"])
+        key = f"{_micros(at):020d}|{task_id}"
+        doc = {**doc, "dueKey": key, "nextAttemptAt": format_instant(at)}
+        unit.put(OUTBOX_DUE, key, task_id)
+        unit.put(OUTBOX, task_id, doc)
+        return doc
 
     def _addressed(self, unit: Unit, task_id: str, doc: Any) -> OutboxRecord:
         """A pending notification, addressed and signed with its webhook as it is now."""
@@ -411,7 +554,16 @@ class ClaroTasks:
         body = doc["body"].encode("utf-8")
         signature = sign(webhook.secret, body)
         return OutboxRecord(
-            task_id, webhook.webhook_id, webhook.url, body, signature, doc["createdAt"]
+            task_id,
+            webhook.webhook_id,
+            webhook.url,
+            body,
+            signature,
+            doc["createdAt"],
+            attempts=doc.get("attempts", 0),
+            next_attempt_at=doc.get("nextAttemptAt", doc["createdAt"]),
+            last_error=doc.get("lastError"),
+            signing_key=standard_key(webhook.secret),
         )
 
     def prune(self, limit: int = 1000) -> int:
@@ -442,6 +594,8 @@ class ClaroTasks:
             kind, _, task_id = ref.partition("|")
             if kind == "delivered":
                 unit.delete(DELIVERED, task_id)
+            elif kind == "gave_up":
+                unit.delete(GAVE_UP, task_id)
             else:
                 unit.delete(TASKS, task_id)
                 unit.delete(SELECTIONS, task_id)
@@ -846,10 +1000,9 @@ class ClaroTasks:
         self._recorded.pop(task.task_id)  # an ended task records nothing more
         if task.webhook_id is not None and status is not ClaroStatus.CANCELLED:
             body = json.dumps(webhook_payload(task), separators=(",", ":"))
-            unit.put(OUTBOX, task.task_id, {
-                "accountId": task.account_id, "webhookId": task.webhook_id,
-                "body": body, "createdAt": format_instant(at),
-            })  # fmt: skip
+            doc = {"accountId": task.account_id, "webhookId": task.webhook_id,
+                   "body": body, "createdAt": format_instant(at), "attempts": 0}  # fmt: skip
+            self._reschedule(unit, task.task_id, doc, at)
         if self.task_retention is not None:
             self._expiry.add(unit, at + self.task_retention, f"task|{task.task_id}")
         return task
@@ -956,6 +1109,7 @@ class ClaroTasks:
             unit.get(TASKS, task_id) is not None
             or unit.get(OUTBOX, task_id) is not None
             or unit.get(DELIVERED, task_id) is not None
+            or unit.get(GAVE_UP, task_id) is not None
         )
         if taken or grid is None:
             return not taken

@@ -5,13 +5,23 @@ A task created with a ``webhookId`` notifies that webhook once, when it ends
 ``completed`` or ``failed`` (not on cancel; docs/claro.md, "Webhooks").  taskcore does
 no network I/O: the service writes an :class:`OutboxRecord` in the same unit of work as
 the terminal transition (keyed by task id, so exactly once), and a delivery worker at the
-edge POSTs ``record.body`` to ``record.url`` with the ``X-Taskcore-Signature`` header.
-The signature is ``sha256=`` + hex HMAC-SHA256 of the exact body bytes under the webhook's
-secret; receivers check it with :func:`verify_signature`.
+edge (:class:`taskcore.delivery.Dispatcher`) POSTs ``record.body`` to ``record.url``.
+
+Two signatures go with each request (docs/server.md, "Webhook delivery"):
+
+- Claro style, in ``X-Webhook-Signature`` (and, as taskcore sent it before, in
+  ``X-Taskcore-Signature``): ``sha256=`` + hex HMAC-SHA256 of the exact body bytes under
+  the webhook's secret; receivers check it with :func:`verify_signature`.
+- Standard Webhooks (https://www.standardwebhooks.com/): ``webhook-id`` (the record's
+  :attr:`OutboxRecord.message_id`, the same on every retry), ``webhook-timestamp`` (Unix
+  seconds of the attempt) and ``webhook-signature`` ``v1,<base64 HMAC-SHA256 of
+  "id.timestamp.body">`` under a key derived from the webhook's secret, which a receiver
+  gets as a ``whsec_`` secret from :func:`standard_secret`.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -19,10 +29,29 @@ from typing import Any
 
 import attrs
 
-__all__ = ["SIGNATURE_HEADER", "OutboxRecord", "Webhook", "sign", "verify_signature"]
+__all__ = [
+    "CLARO_SIGNATURE_HEADER",
+    "MAX_ERROR_LENGTH",
+    "SIGNATURE_HEADER",
+    "OutboxRecord",
+    "Webhook",
+    "message_id",
+    "sign",
+    "sign_standard",
+    "standard_key",
+    "standard_secret",
+    "verify_signature",
+]
 
 SIGNATURE_HEADER = "X-Taskcore-Signature"
-"""The header a delivery worker sends the signature in."""
+"""The header taskcore first sent the Claro-style signature in (still sent)."""
+CLARO_SIGNATURE_HEADER = "X-Webhook-Signature"
+"""The header the Claro-style signature is sent in (the same value as
+:data:`SIGNATURE_HEADER`)."""
+MAX_ERROR_LENGTH = 500
+"""The most characters of an attempt's error text a record keeps."""
+_STANDARD_CONTEXT = b"taskcore standard-webhooks v1"
+"""What the Standard Webhooks key is derived with: HMAC-SHA256(secret, this)."""
 
 
 @attrs.frozen
@@ -50,15 +79,48 @@ def sign(secret: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
+def standard_key(secret: str) -> bytes:
+    """The Standard Webhooks signing key of a webhook: the 32 bytes of
+    HMAC-SHA256 of ``b"taskcore standard-webhooks v1"`` under the UTF-8 ``secret``.
+
+    A key of its own (not the secret itself) keeps the two signature schemes apart.
+    """
+    return hmac.new(secret.encode("utf-8"), _STANDARD_CONTEXT, hashlib.sha256).digest()
+
+
+def standard_secret(secret: str) -> str:
+    """The ``whsec_`` secret a Standard Webhooks receiver verifies with:
+    ``"whsec_" + base64(standard_key(secret))``, e.g. ``standardwebhooks.Webhook(
+    standard_secret(secret)).verify(body, headers)``."""
+    return "whsec_" + base64.b64encode(standard_key(secret)).decode("ascii")
+
+
+def sign_standard(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256 of "msg_id.timestamp.body" under key>``: the
+    ``webhook-signature`` header (``timestamp`` in whole Unix seconds, UTC)."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def message_id(task_id: str, created_at: str) -> str:
+    """The ``webhook-id`` of a notification: ``msg_`` + 32 hex digits of SHA-256 of the
+    task id and the record's creation instant.  The same on every retry and after a
+    restart, so receivers dedupe on it; header-safe whatever the task id holds."""
+    digest = hashlib.sha256(f"{task_id}\x00{created_at}".encode("utf-8", "surrogatepass"))
+    return "msg_" + digest.hexdigest()[:32]
+
+
 def verify_signature(secret: str, body: bytes, signature: object) -> bool:
     """Whether ``signature`` is :func:`sign` of ``body`` (constant-time comparison).
 
     Args:
         secret: the webhook's secret.
         body: the exact body bytes received.
-        signature: the ``X-Taskcore-Signature`` header's raw text, whatever it holds
-            (empty, non-ASCII, a lone surrogate, huge, or not text at all): anything but
-            the signature is simply ``False``, never an error.
+        signature: the ``X-Webhook-Signature`` (or ``X-Taskcore-Signature``) header's
+            raw text, whatever it holds (empty, non-ASCII, a lone surrogate, huge, or
+            not text at all): anything but the signature is simply ``False``, never an
+            error.
 
     Returns:
         ``True`` only when ``signature`` is exactly ``sign(secret, body)``.
@@ -72,7 +134,7 @@ def verify_signature(secret: str, body: bytes, signature: object) -> bool:
 
 @attrs.frozen
 class OutboxRecord:
-    """One notification waiting to be delivered.
+    """One notification: pending, delivered or given up.
 
     Attributes:
         task_id: the task that ended (one record per task, ever).
@@ -81,7 +143,17 @@ class OutboxRecord:
         body: the exact JSON body (the documented payload).
         signature: :func:`sign` of ``body`` under the webhook's secret.
         created_at: ISO 8601 instant of the terminal transition.
-        delivered: whether a delivery worker acknowledged it.
+        delivered: whether a receiver acknowledged it (a 2xx answer).
+        attempts: how many delivery attempts were recorded.
+        next_attempt_at: ISO 8601 instant (UTC) from which a pending record is due (or,
+            while a dispatcher holds it, when its claim lapses); ``None`` once delivered
+            or given up.
+        last_error: what the last failed attempt met (a status or a network error,
+            at most :data:`MAX_ERROR_LENGTH` characters), or ``None``.
+        gave_up: whether delivery stopped after the last attempt of the schedule.
+        signing_key: the Standard Webhooks key (:func:`standard_key`) on a pending record
+            read from the service, for the dispatcher; empty otherwise.  Never stored,
+            shown or compared.
     """
 
     task_id: str
@@ -91,6 +163,11 @@ class OutboxRecord:
     signature: str
     created_at: str
     delivered: bool = False
+    attempts: int = 0
+    next_attempt_at: str | None = None
+    last_error: str | None = None
+    gave_up: bool = False
+    signing_key: bytes = attrs.field(default=b"", repr=False, eq=False)
 
     @classmethod
     def for_payload(
@@ -99,14 +176,19 @@ class OutboxRecord:
         """Serialise ``payload`` once and sign those exact bytes."""
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
         return cls(task_id, webhook.webhook_id, webhook.url, body, sign(webhook.secret, body),
-                   created_at)  # fmt: skip
+                   created_at, signing_key=standard_key(webhook.secret))  # fmt: skip
+
+    @property
+    def message_id(self) -> str:
+        """The ``webhook-id`` header: :func:`message_id` of this record."""
+        return message_id(self.task_id, self.created_at)
 
     def payload(self) -> Any:
         """The body, parsed."""
         return json.loads(self.body)
 
     def to_doc(self) -> dict[str, Any]:
-        """The JSON document a store keeps."""
+        """The JSON document a store keeps (never the signing key)."""
         return {
             "webhookId": self.webhook_id,
             "url": self.url,
@@ -114,10 +196,17 @@ class OutboxRecord:
             "signature": self.signature,
             "createdAt": self.created_at,
             "delivered": self.delivered,
+            "attempts": self.attempts,
+            "nextAttemptAt": self.next_attempt_at,
+            "lastError": self.last_error,
+            "gaveUp": self.gave_up,
         }
 
     @classmethod
     def from_doc(cls, task_id: str, doc: dict[str, Any]) -> OutboxRecord:
-        """Rebuild from :meth:`to_doc`'s document."""
+        """Rebuild from :meth:`to_doc`'s document (one written before attempts were
+        counted reads as no attempt yet)."""
         return cls(task_id, doc["webhookId"], doc["url"], doc["body"].encode("utf-8"),
-                   doc["signature"], doc["createdAt"], doc["delivered"])  # fmt: skip
+                   doc["signature"], doc["createdAt"], doc["delivered"],
+                   doc.get("attempts", 0), doc.get("nextAttemptAt"), doc.get("lastError"),
+                   doc.get("gaveUp", False))  # fmt: skip
