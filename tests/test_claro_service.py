@@ -18,10 +18,12 @@ from taskcore.claro.service import (
     BATCHES,
     DATASETS,
     DELIVERED,
+    GAVE_UP,
     GRIDS,
     IDEMPOTENCY,
     LEASE_EXPIRED,
     OUTBOX,
+    OUTBOX_DUE,
     RETENTION,
     SELECTIONS,
     TASKS,
@@ -54,8 +56,8 @@ from taskcore.store import MemoryStore, SqliteStore, Store
 ME, OTHER = "acct_me", "acct_other"
 ROWS, COLUMNS = ["r1", "r2", "r3"], ["name", "email"]
 TABLES = (
-    DATASETS, GRIDS, TASKS, SELECTIONS, BATCHES, ACTIVE, WEBHOOKS, OUTBOX, DELIVERED,
-    IDEMPOTENCY, f"{IDEMPOTENCY}.expiry", RETENTION, LEASES, TOKENS,
+    DATASETS, GRIDS, TASKS, SELECTIONS, BATCHES, ACTIVE, WEBHOOKS, OUTBOX, OUTBOX_DUE,
+    DELIVERED, GAVE_UP, IDEMPOTENCY, f"{IDEMPOTENCY}.expiry", RETENTION, LEASES, TOKENS,
 )  # fmt: skip
 
 
