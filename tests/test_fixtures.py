@@ -6,6 +6,7 @@ serves through the routers, and ``taskcore fixtures check`` as a user runs it.""
 from __future__ import annotations
 
 import copy
+import io
 import json
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from taskcore.claro.grid import Grid
 from taskcore.claro.http import claro_router
 from taskcore.claro.service import ClaroTasks
 from taskcore.claro.task import Category
+from taskcore.cli import main
 from taskcore.clock import ManualClock
 from taskcore.errors import DatasetNotFound, NotFound, ValidationError
 from taskcore.fixtures import (
@@ -842,6 +844,16 @@ def test_fixtures_check_prints_what_a_valid_file_holds() -> None:
         "  visual_layer: 2 user(s) with 2 token(s), 2 dataset(s), 6 task(s) "
         "(1 ABORTED, 1 COMPLETED, 1 FAILED, 1 INITIALIZING, 2 RUNNING)",
     ] == result.stdout.splitlines()
+
+
+def test_fixtures_check_in_process(tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert 0 == main(["fixtures", "check", str(DEMO)], out=out)
+    assert f"{DEMO}: valid fixture\n  claro: 1 account(s)" in out.getvalue()
+    missing = tmp_path / "missing.json"
+    out = io.StringIO()
+    assert 2 == main(["fixtures", "check", str(missing)], out=out)
+    assert out.getvalue().startswith(f"{missing}: invalid fixture: $: cannot read ")
 
 
 def test_fixtures_check_names_the_error_and_exits_2(tmp_path: Path) -> None:
