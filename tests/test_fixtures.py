@@ -819,6 +819,25 @@ def test_a_section_for_a_service_not_given_loads_nothing() -> None:
         claro.check_dataset("acme", "550e8400-e29b-41d4-a716-446655440000")
 
 
+# -- the guide --------------------------------------------------------------------------
+
+
+def guide_section(heading: str) -> str:
+    """One ``## `` section of docs/server.md (other sections belong to other parts)."""
+    text = (Path(__file__).parents[1] / "docs" / "server.md").read_text(encoding="utf-8")
+    return text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_guide_shows_the_shipped_demo_fixture() -> None:
+    block = guide_section("Fixtures").split("```json\n", 1)[1].split("```", 1)[0]
+    assert DEMO.read_text(encoding="utf-8") == block
+
+
+def test_the_guides_fixture_example_runs() -> None:
+    example = guide_section("Fixtures").split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(example, "docs/server.md", "exec"), {})
+
+
 # -- the command line -------------------------------------------------------------------
 
 

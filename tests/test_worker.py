@@ -519,3 +519,11 @@ def test_a_failing_tick_is_logged_and_the_thread_goes_on(caplog: pytest.LogCaptu
 def test_a_stopped_worker_leaves_no_thread_even_when_never_started() -> None:
     SimulatedWorker().stop()
     assert [] == workers_alive()
+
+
+def test_the_guides_worker_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    text = (Path(__file__).parents[1] / "docs" / "server.md").read_text(encoding="utf-8")
+    section = text.split("\n## Simulated worker\n", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(example, "docs/server.md", "exec"), {})
+    assert "completed 100" == capsys.readouterr().out.splitlines()[-1]
