@@ -11,11 +11,14 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from taskcore.chunkr.http import chunkr_router
 from taskcore.chunkr.service import ChunkrTasks
@@ -46,7 +49,8 @@ from taskcore.visual_layer.http import visual_layer_router
 from taskcore.visual_layer.lifecycle import VisualLayerStatus
 from taskcore.visual_layer.service import VisualLayerTasks
 
-DEMO = Path(__file__).parents[1] / "src" / "taskcore" / "demo_fixture.json"
+# The installed package's file (the tests run against the installed package).
+DEMO = Path(str(files("taskcore").joinpath("demo_fixture.json")))
 RACHEL, ALEX = "rachel@visual-layer.com", "alex@visual-layer.com"
 DS1, DS2 = "b1a39406-123d-11f1-9353-fa39f6ed1f22", "3f2b8c1e-6d4a-4e8b-9c71-2a5d0e9f4b10"
 TASK = "a1b2c3d4-5678-90ab-cdef-1234567890ab"
@@ -743,6 +747,51 @@ def test_a_fixture_file_is_bounded_and_must_exist(tmp_path: Path) -> None:
     assert f"$: the file is larger than {MAX_FIXTURE_BYTES} bytes" == str(raised.value)
     with pytest.raises(FixtureError, match=r"^\$: cannot read .*missing\.json: "):
         parse(tmp_path / "missing.json")
+
+
+def paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Every place in a JSON value, as the keys and indices that lead to it."""
+    yield prefix
+    if isinstance(value, dict | list):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            yield from paths(item, (*prefix, key))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+DEMO_PLACES = list(paths(json.loads(DEMO.read_text(encoding="utf-8"))))[1:]
+
+
+@given(st.sampled_from(DEMO_PLACES), json_values | st.just(DELETE := object()))
+def test_any_change_to_the_demo_loads_all_of_it_or_nothing(
+    place: tuple[Any, ...], new: Any
+) -> None:
+    fixture = demo()
+    *parents, last = place
+    holder = fixture
+    for key in parents:
+        holder = holder[key]
+    if new is DELETE:
+        del holder[last]
+    else:
+        holder[last] = new
+    store = MemoryStore(clock=ManualClock())
+    world = Services(
+        ClaroTasks(store), SendAITasks(store), ChunkrTasks(store), VisualLayerTasks(store)
+    )
+    try:
+        world.load(fixture)
+    except FixtureError as error:
+        assert error.path.startswith("$")
+        assert [] == everything(store)
+    else:
+        assert everything(store)
 
 
 # -- a bad fixture loads nothing --------------------------------------------------------
