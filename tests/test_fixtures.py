@@ -409,6 +409,12 @@ INVALID: list[tuple[Any, str]] = [
     ({"format": 2}, "$.format: must be 1"),
     ({"format": True}, "$.format: must be 1"),
     ({"claro": [], "oops": 1}, "$.oops: unknown key"),
+    ({"claro": {"a.b": 1}}, "$.claro['a.b']: unknown key"),
+    ({"claro": {"it's\n": 1}}, "$.claro['it\\'s\\n']: unknown key"),
+    (
+        claro_dataset(cell_ids={"cell 1": ["r1", "c9"]}),
+        "$.claro.accounts[0].datasets[0].cell_ids['cell 1'][1]: unknown column 'c9'",
+    ),
     ({"claro": []}, "$.claro: must be an object, not an array"),
     ({"claro": None}, "$.claro: must be an object, not null"),
     ({"chunkr": {"users": {}}}, "$.chunkr.users: must be an array, not an object"),
@@ -737,6 +743,15 @@ def test_a_fixture_must_be_strict_json(data: bytes, message: str, tmp_path: Path
         with pytest.raises(FixtureError) as raised:
             parse(source)
         assert message == str(raised.value)
+
+
+def test_a_mapping_nested_past_the_interpreters_limit_is_refused() -> None:
+    deep: dict[str, Any] = {}
+    for _ in range(sys.getrecursionlimit() + 10):
+        deep = {"x": deep}
+    with pytest.raises(FixtureError) as raised:
+        parse(vl_task(configuration=deep))
+    assert "$: nested too deeply" == str(raised.value)
 
 
 def test_a_fixture_file_is_bounded_and_must_exist(tmp_path: Path) -> None:

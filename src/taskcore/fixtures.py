@@ -305,6 +305,17 @@ def _kind(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _member(path: str, key: object) -> str:
+    """``path.key``, or ``path['key']`` (JSON-escaped) when the key is not a plain name."""
+    if isinstance(key, str) and _NAME.fullmatch(key):
+        return f"{path}.{key}"
+    text = json.dumps(key if isinstance(key, str) else repr(key))[1:-1].replace("'", "\\'")
+    return f"{path}['{text}']"
+
+
 def _object(
     value: object, path: str, required: Sequence[str] = (), optional: Sequence[str] = ()
 ) -> dict[str, Any]:
@@ -312,7 +323,7 @@ def _object(
         raise FixtureError(path, f"must be an object, not {_kind(value)}")
     for key in value:
         if not isinstance(key, str) or (key not in required and key not in optional):
-            raise FixtureError(f"{path}.{key}", "unknown key")
+            raise FixtureError(_member(path, key), "unknown key")
     for key in required:
         if key not in value:
             raise FixtureError(f"{path}.{key}", "is required")
@@ -435,9 +446,14 @@ def parse(source: str | Path | bytes | Mapping[str, Any]) -> Fixture:
     Raises:
         FixtureError: the first problem found, with its JSONPath in the file.
     """
-    doc = _object(
-        _read_source(source), "$", optional=("format", "claro", "sendai", "chunkr", "visual_layer")
-    )
+    try:
+        return _parse(_read_source(source))
+    except RecursionError:  # a mapping given in process, nested past the interpreter's limit
+        raise FixtureError("$", "nested too deeply") from None
+
+
+def _parse(value: object) -> Fixture:
+    doc = _object(value, "$", optional=("format", "claro", "sendai", "chunkr", "visual_layer"))
     if "format" in doc and (isinstance(doc["format"], bool) or doc["format"] != FORMAT):
         raise FixtureError("$.format", f"must be {FORMAT}")
     visual_layer = (
@@ -525,7 +541,7 @@ def _claro_dataset(value: object, path: str) -> ClaroDatasetSpec:
     if "cell_ids" in dataset:
         table = _mapping(dataset["cell_ids"], f"{path}.cell_ids")
         for name, pair in table.items():
-            where = f"{path}.cell_ids.{name}"
+            where = _member(f"{path}.cell_ids", name)
             _text(name, where)
             names[name] = cell(pair, where)
     try:
@@ -772,7 +788,7 @@ def _finite(value: object, path: str) -> None:
         raise FixtureError(path, "must be a finite number")
     if isinstance(value, Mapping):
         for key, item in value.items():
-            _finite(item, f"{path}.{key}")
+            _finite(item, _member(path, key))
     elif isinstance(value, list | tuple):
         for n, item in enumerate(value):
             _finite(item, f"{path}[{n}]")
