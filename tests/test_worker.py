@@ -527,3 +527,26 @@ def test_the_guides_worker_example_runs(capsys: pytest.CaptureFixture[str]) -> N
     example = section.split("```python\n", 1)[1].split("```", 1)[0]
     exec(compile(example, "docs/server.md", "exec"), {})
     assert "completed 100" == capsys.readouterr().out.splitlines()[-1]
+
+
+class CountingClaro(ClaroTasks):
+    """Counts the dataset reads (a whole grid each)."""
+
+    reads = 0
+
+    def dataset(self, account_id: str, dataset_id: str) -> Grid:
+        self.reads += 1
+        return super().dataset(account_id, dataset_id)
+
+
+def test_a_new_rows_task_reads_its_locked_datasets_columns_once() -> None:
+    claro = CountingClaro()
+    claro.create_dataset("acme", Grid(["r"], ["a", "b"]), dataset_id="d")
+    task_id = claro.create_new_rows("acme", "d", {"rowCount": 7}).task_id
+    run_to_the_end(SimulatedWorker(claro=claro, cells_per_tick=2, failure_rate=0.5, seed=2))
+    task = claro.task(task_id)
+    assert ("completed", 14, 1) == (
+        task.status,
+        task.successful_cells + task.failed_cells,
+        claro.reads,
+    )

@@ -33,7 +33,8 @@ Theory of operation:
   and :func:`control_router`, which exposes them under ``/_taskcore/worker/``; a
   server mounts it only when asked to (``enabled=False`` answers 404 everywhere).
 
-The worker keeps nothing per task: its state is the services' stores.
+The worker's state is the services' stores; in memory it keeps only a bounded cache of
+the columns of the datasets its new-rows tasks fill (:data:`COLUMNS_CACHED`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from typing import Any, Final, Self, TypeVar
 
 import attrs
 
+from taskcore.cache import BoundedCache
 from taskcore.chunkr.lifecycle import ChunkrStatus
 from taskcore.chunkr.service import ChunkrTasks
 from taskcore.chunkr.task import Chunk, Output, Segment
@@ -63,6 +65,7 @@ from taskcore.visual_layer.lifecycle import VisualLayerStatus
 from taskcore.visual_layer.service import VisualLayerTasks
 
 __all__ = [
+    "COLUMNS_CACHED",
     "COMMIT_AT",
     "CONTROL_PREFIX",
     "FAILURE_MESSAGE",
@@ -81,6 +84,9 @@ COMMIT_AT: Final = 90
 FAILURE_MESSAGE: Final = "Simulated failure"
 """The message (reason) of a failure the worker draws or is told to make."""
 
+COLUMNS_CACHED: Final = 256
+"""How many new-rows tasks' dataset columns the worker keeps in memory (a miss reads
+the dataset again)."""
 MAX_MESSAGE_LENGTH: Final = 1000
 """The longest failure message :meth:`SimulatedWorker.fail` takes (every API keeps it)."""
 
@@ -194,6 +200,7 @@ class SimulatedWorker:
         self.progress_step = _count(progress_step, "progress_step", 1, COMMIT_AT)
         self.batch = _count(batch, "batch", 1, 10_000)
         self._random = random.Random(seed)
+        self._columns: BoundedCache[str, tuple[str, ...]] = BoundedCache(COLUMNS_CACHED)
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -303,7 +310,11 @@ class SimulatedWorker:
         order, so those are the ones left); ``draw=False`` fills every cell."""
         indices = range(task.completed, end)
         if task.type is TaskType.NEW_ROWS:
-            columns = claro.dataset(task.account_id, task.dataset_id).column_ids
+            # The task locks its dataset, so its columns stay as they are until it ends.
+            columns = self._columns.get(task.task_id)
+            if columns is None:
+                columns = claro.dataset(task.account_id, task.dataset_id).column_ids
+                self._columns.put(task.task_id, columns)
             rows = [RowOutcome(i, [c for c in columns if draw and self._draw()]) for i in indices]
             return claro.record_rows(task.task_id, rows, token=task.lease_token)
         failed = [i for i in indices if draw and self._draw()]
