@@ -27,6 +27,8 @@ from taskcore.claro.service import ClaroTasks
 from taskcore.claro.webhooks import SIGNATURE_HEADER
 from taskcore.clock import ManualClock
 from taskcore.docs import rendered_docs, write_docs
+from taskcore.fixtures import FixtureError
+from taskcore.fixtures import parse as parse_fixture
 from taskcore.http import Request
 from taskcore.ids import SeededIds
 from taskcore.sendai import ApiKey, Document, SendAITasks, Step
@@ -254,6 +256,19 @@ def _docs(root: Path, check: bool, out: TextIO) -> int:
     return 0
 
 
+def _fixtures_check(path: Path, out: TextIO) -> int:
+    """Validate a fixture file: print what it holds (0) or the error (2)."""
+    try:
+        fixture = parse_fixture(path)
+    except FixtureError as error:
+        out.write(f"{path}: invalid fixture: {error}\n")
+        return 2
+    out.write(f"{path}: valid fixture\n")
+    for line in fixture.summary():
+        out.write(f"  {line}\n")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     """The argument parser; its texts are what ``taskcore --help`` shows a user."""
     parser = argparse.ArgumentParser(
@@ -266,7 +281,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"taskcore {__version__}")
     commands = parser.add_subparsers(
-        title="commands", dest="command", required=True, metavar="{demo,docs}"
+        title="commands", dest="command", required=True, metavar="{demo,docs,fixtures}"
     )
     commands.add_parser(
         "demo",
@@ -284,6 +299,21 @@ def _parser() -> argparse.ArgumentParser:
     docs.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 when a page is stale"
     )
+    fixtures = commands.add_parser(
+        "fixtures",
+        help="work with fixture files (docs/server.md, Fixtures)",
+        description="Work with fixture files: JSON that fills the four services.",
+    )
+    fixture_commands = fixtures.add_subparsers(
+        title="fixture commands", dest="fixtures_command", required=True, metavar="{check}"
+    )
+    check = fixture_commands.add_parser(
+        "check",
+        help="validate a fixture file and print what it holds",
+        description="Validate FILE; print what it holds, or the first error with its place "
+        "in the file (a JSONPath) and exit 2.",
+    )
+    check.add_argument("file", type=Path, metavar="FILE", help="the fixture file")
     return parser
 
 
@@ -295,7 +325,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         out: where to print; standard output when None.
 
     Returns:
-        The exit status: 0, or 1 when ``docs --check`` finds stale pages.
+        The exit status: 0, or 1 when ``docs --check`` finds stale pages, or 2 when
+        ``fixtures check`` finds the file invalid.
 
     Raises:
         SystemExit: for ``--help`` and ``--version`` (status 0) and for bad arguments
@@ -304,7 +335,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = _parser().parse_args(argv)
     try:
-        status = _demo(out) if args.command == "demo" else _docs(args.root, args.check, out)
+        if args.command == "fixtures":
+            status = _fixtures_check(args.file, out)
+        else:
+            status = _demo(out) if args.command == "demo" else _docs(args.root, args.check, out)
         out.flush()  # inside the try: a reader that left makes this fail too
         return status
     except BrokenPipeError:

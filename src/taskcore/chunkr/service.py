@@ -38,7 +38,7 @@ from taskcore.chunkr.task import ChunkrTask, Output, Previous
 from taskcore.chunkr.wire import CreateForm, task_response
 from taskcore.errors import QuotaExceeded, ValidationError
 from taskcore.ids import IdFactory, UuidIds, draw_free
-from taskcore.keys import composite_key
+from taskcore.keys import composite_key, key_parts
 from taskcore.quota import Quota, Unlimited
 from taskcore.retention import ExpiryIndex
 from taskcore.store import MemoryStore, Store, Unit
@@ -51,6 +51,9 @@ FILES = "chunkr.files"
 """Store table of base64 inputs, keyed like :data:`TASKS`."""
 OUTPUTS = "chunkr.outputs"
 """Store table of the last successful run's output per task, keyed like :data:`TASKS`."""
+ACTIVE = "chunkr.active"
+"""Store table indexing the tasks a worker has to run (``Starting`` or ``Processing``),
+keyed like :data:`TASKS`."""
 EXPIRY = "chunkr.expiry"
 """Store table of the expiry index (see :class:`~taskcore.retention.ExpiryIndex`)."""
 MAX_MESSAGE_LENGTH = 1000
@@ -230,6 +233,7 @@ class ChunkrTasks:
                 file_url=form.file_url,
             )
             unit.put(TASKS, composite_key(task_id), task.to_doc())
+            unit.put(ACTIVE, composite_key(task_id), 1)
             if form.file_data is not None:
                 unit.put(FILES, composite_key(task_id), form.file_data)
             return task
@@ -297,6 +301,29 @@ class ChunkrTasks:
             _drop(unit, task_id)
 
     # -- the worker side ----------------------------------------------------------------
+
+    def task(self, task_id: str) -> ChunkrTask:
+        """The task ``task_id`` as a worker sees it (any user's).
+
+        Raises:
+            ChunkrTaskNotFound: no such task, or expired.
+        """
+        with self.store.unit(readonly=True) as unit:
+            return self._load(unit, task_id, None)
+
+    def active(self, limit: int = 100) -> tuple[ChunkrTask, ...]:
+        """Tasks a worker has to run (``Starting`` or ``Processing``), by task id, at
+        most ``limit``.  Reads an index kept with every task write, so the cost follows
+        ``limit``, not the history.
+
+        Raises:
+            ValueError: ``limit`` is negative; nothing was read.
+        """
+        with self.store.unit(readonly=True) as unit:
+            return tuple(
+                self._load(unit, key_parts(key)[0], None)
+                for key, _ in unit.scan(ACTIVE, limit=limit)
+            )
 
     def start(self, task_id: str) -> ChunkrTask:
         """A worker picks the task up: ``Processing``, "Task started", ``started_at``
@@ -402,6 +429,10 @@ class ChunkrTasks:
             key = composite_key(task_id)
             doc = task.to_doc()
             unit.put(TASKS, key, doc)
+            if task.status in (_S.STARTING, _S.PROCESSING):
+                unit.put(ACTIVE, key, 1)
+            else:
+                unit.delete(ACTIVE, key)
         # Only once committed: a rolled-back unit must not leave its value cached.
         self._decoded.put(key, (doc, task))
         return task
@@ -447,5 +478,6 @@ def _reverted(task: ChunkrTask, status: ChunkrStatus) -> ChunkrTask:
 
 def _drop(unit: Unit, task_id: str) -> None:
     unit.delete(TASKS, composite_key(task_id))
+    unit.delete(ACTIVE, composite_key(task_id))
     unit.delete(FILES, composite_key(task_id))
     unit.delete(OUTPUTS, composite_key(task_id))

@@ -798,6 +798,27 @@ class ClaroTasks:
 
         return self._fenced(task_id, None, act, own_token=True)
 
+    def task(self, task_id: str) -> ClaroTask:
+        """The task ``task_id`` as a worker sees it (any account's; no lapse settled).
+
+        Raises:
+            TaskNotFound: no such task.
+        """
+        with self.store.unit(readonly=True) as unit:
+            return self._task(unit, task_id)
+
+    def active(self, limit: int = 100) -> tuple[ClaroTask, ...]:
+        """Tasks that have not ended (``queued`` or ``processing``), by task id, at most
+        ``limit``: what a worker picks up.  Reads the index of unended tasks, so the cost
+        follows ``limit``, not the history.  A task whose lease lapsed is listed until
+        something settles it (a worker write on it is refused with ``LEASE_LOST``).
+
+        Raises:
+            ValueError: ``limit`` is negative; nothing was read.
+        """
+        with self.store.unit(readonly=True) as unit:
+            return tuple(self._task(unit, key) for key, _ in unit.scan(ACTIVE, limit=limit))
+
     def targets(self, task_id: str) -> Iterator[Target]:
         """The task's targets in order: what a worker processes and records by index.
 

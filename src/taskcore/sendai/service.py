@@ -34,7 +34,7 @@ import attrs
 from taskcore.cache import BoundedCache
 from taskcore.errors import TaskNotFound, Unauthorized, ValidationError
 from taskcore.ids import IdFactory, UuidIds, draw_free
-from taskcore.keys import composite_key
+from taskcore.keys import composite_key, key_parts
 from taskcore.sendai.errors import (
     InvalidTaskState,
     ProjectNotFound,
@@ -75,6 +75,8 @@ UPLOADS: Final = "sendai.uploads"
 """(team, upload id) -> the upload (project, task ids, fully-processed flag)."""
 TASKS: Final = "sendai.tasks"
 """(team, task id) -> the task's document."""
+PROCESSING: Final = "sendai.processing"
+"""(team, task id) -> ``1`` while the task is PROCESSING: the pipeline's work queue."""
 REPORTS: Final = "sendai.reports"
 """(team, task id) -> the task's reports, oldest first, at most MAX_REPORTS_PER_TASK."""
 
@@ -173,8 +175,12 @@ class SendAITasks:
         project_id: str,
         upload_id: str,
         documents: Sequence[Document],
+        *,
+        task_ids: Sequence[str] | None = None,
     ) -> tuple[SendAITask, ...]:
         """Bring an upload's documents into the project's first step (PROCESSING).
+
+        ``task_ids`` names the new tasks, one per document (default: drawn by ``ids``).
 
         Returns:
             The new tasks, in the documents' order.
@@ -185,7 +191,15 @@ class SendAITasks:
                 :data:`MAX_DOCUMENTS`, a name of 0 or more than :data:`MAX_NAME_LENGTH`
                 characters, or a page count outside 1..:data:`MAX_PAGES`; nothing changed.
             IdCollision: no free task id was drawn; nothing changed.
+            ValidationError: ``task_ids`` does not give one distinct, non-empty id per
+                document, or names a task the team has; nothing changed.
         """
+        if task_ids is not None and (
+            len(task_ids) != len(documents)
+            or len(set(task_ids)) != len(task_ids)
+            or not all(isinstance(i, str) and i for i in task_ids)
+        ):
+            raise ValidationError("task_ids must name each document once", field="task_ids")
         if not documents or len(documents) > MAX_DOCUMENTS:
             raise ValidationError(f"An upload has 1 to {MAX_DOCUMENTS} documents")
         for document in documents:
@@ -202,10 +216,17 @@ class SendAITasks:
                 raise ValidationError(f"Upload {upload_id} already exists", field="upload_id")
             first = project.steps[0]
             tasks = []
-            for document in documents:
-                task_id = draw_free(
-                    "task", self.ids, lambda i: unit.get(TASKS, composite_key(team_id, i)) is None
-                )
+            for n, document in enumerate(documents):
+                if task_ids is None:
+                    task_id = draw_free(
+                        "task",
+                        self.ids,
+                        lambda i: unit.get(TASKS, composite_key(team_id, i)) is None,
+                    )
+                elif unit.get(TASKS, composite_key(team_id, task_ids[n])) is None:
+                    task_id = task_ids[n]
+                else:
+                    raise ValidationError(f"Task {task_ids[n]} already exists", field="task_ids")
                 task = SendAITask(
                     id=task_id,
                     team_id=team_id,
@@ -287,6 +308,37 @@ class SendAITasks:
             upload = attrs.evolve(self._upload(unit, team_id, upload_id), fully_processed=True)
             unit.put(UPLOADS, composite_key(team_id, upload_id), upload.to_doc())
         return upload
+
+    def project(self, team_id: str, project_id: str) -> Project:
+        """The team's project ``project_id``.
+
+        Raises:
+            ProjectNotFound: the team has no such project.
+        """
+        with self.store.unit(readonly=True) as unit:
+            return self._project(unit, team_id, project_id)
+
+    def task(self, team_id: str, task_id: str) -> SendAITask:
+        """The team's task ``task_id`` as the pipeline sees it (no key needed).
+
+        Raises:
+            TaskNotFound: the team has no such task.
+        """
+        with self.store.unit(readonly=True) as unit:
+            return self._stored(unit, team_id, task_id)
+
+    def processing(self, limit: int = 100) -> tuple[SendAITask, ...]:
+        """Tasks in PROCESSING (the pipeline's work), by team and task id, at most
+        ``limit``.  Reads an index kept with every task write, so the cost follows
+        ``limit``, not the history.
+
+        Raises:
+            ValueError: ``limit`` is negative; nothing was read.
+        """
+        with self.store.unit(readonly=True) as unit:
+            return tuple(
+                self._stored(unit, *key_parts(key)) for key, _ in unit.scan(PROCESSING, limit=limit)
+            )
 
     # -- user side -----------------------------------------------------------------------
 
@@ -541,6 +593,10 @@ class SendAITasks:
             key = composite_key(task.team_id, task.id)
         doc = task.to_doc()
         unit.put(TASKS, key, doc)
+        if task.status is SendAIStatus.PROCESSING:
+            unit.put(PROCESSING, key, 1)
+        else:
+            unit.delete(PROCESSING, key)
         # Only a committed unit's document is ever read back; a rolled-back one is not
         # what the store holds, so the identity check in _load never matches it.
         self._decoded.put(key, (doc, task))

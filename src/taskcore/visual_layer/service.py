@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -109,6 +110,7 @@ end, so a backlog drains)."""
 
 _S, _E = VisualLayerStatus, VisualLayerEvent
 _ENDED = frozenset({_S.COMPLETED, _S.FAILED, _S.ABORTED})
+_LIVE = frozenset({_S.INITIALIZING.value, _S.RUNNING.value})
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -192,17 +194,23 @@ class VisualLayerTasks:
 
     # -- datasets (the worker side) ---------------------------------------------------
 
-    def add_dataset(self, name: str, users: Iterable[str]) -> Dataset:
+    def add_dataset(
+        self, name: str, users: Iterable[str], *, dataset_id: str | None = None
+    ) -> Dataset:
         """Add a dataset named ``name`` that ``users`` (emails) may see; ``READY``.
 
+        ``dataset_id`` names it (a UUID; default: drawn by ``ids``).
+
         Raises:
-            ValidationError: an empty name or user.
+            ValidationError: an empty name or user, a ``dataset_id`` that is not a UUID
+                or names a dataset already.
             IdCollision: the id factory kept giving ids in use; nothing was added.
         """
         _check_text("name", name)
         users = frozenset(_check_user(u) for u in users)
         with self.store.unit() as unit:
-            dataset = Dataset(self._new_id(unit, DATASETS), name, DatasetStatus.READY, users)
+            new_id = self._chosen_id(unit, DATASETS, dataset_id, "dataset_id")
+            dataset = Dataset(new_id, name, DatasetStatus.READY, users)
             unit.put(DATASETS, composite_key(dataset.dataset_id), dataset.to_doc())
             for user in users:
                 unit.put(MEMBERS, composite_key(user, dataset.dataset_id), 1)
@@ -235,6 +243,16 @@ class VisualLayerTasks:
 
     def _new_id(self, unit: RowsUnit, table: str) -> str:
         return draw_free(table, self.ids, lambda i: unit.get(table, composite_key(i)) is None)
+
+    def _chosen_id(self, unit: RowsUnit, table: str, chosen: str | None, field: str) -> str:
+        """``chosen`` when it is a free UUID (lower-case, hyphenated), else a drawn id."""
+        if chosen is None:
+            return self._new_id(unit, table)
+        if not isinstance(chosen, str) or _canonical_uuid(chosen) != chosen:
+            raise ValidationError(f"{field} must be a lower-case hyphenated UUID", field=field)
+        if unit.get(table, composite_key(chosen)) is not None:
+            raise ValidationError(f"{field} {chosen} is taken", field=field)
+        return chosen
 
     def _dataset(self, unit: RowsUnit, dataset_id: object, user: str | None) -> Dataset:
         doc = unit.get(DATASETS, composite_key(dataset_id)) if isinstance(dataset_id, str) else None
@@ -473,14 +491,17 @@ class VisualLayerTasks:
         task_type: TaskType | str,
         created_by: str,
         configuration: Mapping[str, Any] | None = None,
+        *,
+        task_id: str | None = None,
     ) -> Shown:
         """A task of ``task_type`` on the dataset, initiated by ``created_by`` (a user
-        of the dataset): ``INITIALIZING``, ``start_time`` now.
+        of the dataset): ``INITIALIZING``, ``start_time`` now.  ``task_id`` names it (a
+        UUID; default: drawn by ``ids``).
 
         Raises:
             VisualLayerDatasetNotFound: no such dataset, or ``created_by`` may not see it.
-            ValidationError: an unknown task type, or a configuration that is not a JSON
-                object.
+            ValidationError: an unknown task type, a configuration that is not a JSON
+                object, or a ``task_id`` that is not a UUID or is taken.
             IdCollision: the id factory kept giving ids in use.
             Nothing was created in any of these cases.
         """
@@ -500,7 +521,7 @@ class VisualLayerTasks:
             ) from None
         with self.store.unit() as unit:
             dataset = self._dataset(unit, dataset_id, created_by)
-            task_id = self._new_id(unit, TASKS)
+            task_id = self._chosen_id(unit, TASKS, task_id, "task_id")
             task = VisualLayerTask(
                 task_id=task_id,
                 dataset_id=dataset.dataset_id,
@@ -515,6 +536,27 @@ class VisualLayerTasks:
             self._write(unit, task, dataset)
             unit.put(DATASETS, composite_key(dataset.dataset_id), dataset.to_doc())
             return Shown(task, dataset.name, dataset.status)
+
+    def task(self, task_id: str) -> VisualLayerTask:
+        """The task ``task_id`` as a worker sees it (any dataset's).
+
+        Raises:
+            VisualLayerTaskNotFound: no such task.
+        """
+        with self.store.unit(readonly=True) as unit:
+            return self._load(unit, task_id, None)[0]
+
+    def active(self, limit: int = 100) -> tuple[VisualLayerTask, ...]:
+        """Tasks a worker has to move on (``INITIALIZING`` or ``RUNNING``), by task id,
+        at most ``limit``.  One query of the listing rows (:data:`TASK_ROWS`) by status,
+        so the cost follows the live tasks and ``limit``, not the history.
+
+        Raises:
+            ValueError: ``limit`` is negative; nothing was read.
+        """
+        with self.store.unit(readonly=True) as unit:
+            keys = unit.select(TASK_ROWS, {"status": In(_LIVE)}, limit=limit)
+            return tuple(self._load(unit, task_id, None)[0] for task_id in keys)
 
     def start(self, task_id: str) -> Shown:
         """A worker starts the task: ``RUNNING``, progress 0.
@@ -603,6 +645,13 @@ class VisualLayerTasks:
             None,
             lambda unit, t: self._fired(unit, t, _E.FAIL, error_message=error_message),
         )
+
+
+def _canonical_uuid(text: str) -> str | None:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
 
 
 def _moved(dataset: Dataset, before: VisualLayerTask | None, after: VisualLayerTask) -> Dataset:
