@@ -24,15 +24,26 @@ def composite_key(*parts: str) -> str:
     Raises:
         TypeError: a part is not a ``str``.
     """
+    size = 0
     for part in parts:
         if not isinstance(part, str):
             raise TypeError(f"key parts must be str, not {type(part).__name__}")
+        size += len(part)
+    if size > _CACHED_LENGTH:
+        return _dumps(parts)  # a long key is not kept: the cache stays small in bytes too
     return _encode(parts)
 
 
-@lru_cache(maxsize=4096)  # bounded: the same (account, id) pairs recur on every call
-def _encode(parts: tuple[str, ...]) -> str:
+_CACHED_LENGTH = 256
+"""The longest keys (total characters of their parts) :func:`composite_key` caches; at
+most 4,096 of them, so the cache holds a few megabytes at most."""
+
+
+def _dumps(parts: tuple[str, ...]) -> str:
     return json.dumps(parts, separators=(",", ":"))
+
+
+_encode = lru_cache(maxsize=4096)(_dumps)  # the same (account, id) pairs recur on every call
 
 
 def composite_range(*parts: str) -> tuple[str, str]:

@@ -41,10 +41,11 @@ class ExpiryIndex:
         """Note that ``ref`` expires at ``at`` (UTC), inside the caller's unit."""
         unit.put(self.table, f"{_stamp(at):020d}|{ref}", ref)
 
-    def pop_due(self, unit: Unit, limit: int) -> list[str]:
-        """Remove and return up to ``limit`` refs that expired at or before ``unit.now``,
-        oldest first.  The caller deletes what they name, in the same unit."""
-        stop = f"{_stamp(unit.now) + 1:020d}"
+    def pop_due(self, unit: Unit, limit: int, *, until: datetime | None = None) -> list[str]:
+        """Remove and return up to ``limit`` refs that expired at or before ``until``
+        (default ``unit.now``), oldest first.  The caller deletes what they name, in the
+        same unit."""
+        stop = f"{_stamp(unit.now if until is None else until) + 1:020d}"
         due = list(unit.scan(self.table, stop=stop, limit=limit))
         for key, _ in due:
             unit.delete(self.table, key)

@@ -106,7 +106,8 @@ class _MemoryUnit:
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
-        # (where, key, old value): ``where`` is a document table (a dict) or a row table.
+        # (where, key, old value): ``where`` is a document table (a dict), a row table, or
+        # the store's dict of row tables (a table created by the unit).
         self._undo: list[tuple[dict[str, Any] | _MemoryRows, str, Any]] = []
         self._now: datetime | None = None
 
@@ -218,10 +219,20 @@ class _MemoryUnit:
 
     # -- row tables (taskcore.store.rows) --------------------------------------------
 
-    def _row_table(self, table: RowTable) -> _MemoryRows:
-        rows = self._store._rows.get(table.name)
+    def _row_table(self, table: RowTable, *, create: bool = False) -> _MemoryRows:
+        """The store's rows of ``table``; for a table never written, a new one that a
+        write (``create``) keeps, undone if the unit raises, and a read forgets.
+
+        Raises:
+            ValueError: the store holds rows of a table of that name declared otherwise.
+        """
+        tables = self._store._rows
+        rows = tables.get(table.name)
         if rows is None:
-            rows = self._store._rows[table.name] = _MemoryRows(table)
+            rows = _MemoryRows(table)
+            if create:
+                self._undo.append((tables, table.name, _MISSING))
+                tables[table.name] = rows
         elif rows.table != table:
             raise ValueError(f"row table {table.name!r} was declared otherwise before")
         return rows
@@ -233,7 +244,7 @@ class _MemoryUnit:
         binary search and a C-level list insert and removal.
         """
         values = table.row(row)
-        rows = self._row_table(table)
+        rows = self._row_table(table, create=True)
         self._undo.append((rows, key, rows.rows.get(key, _MISSING)))
         rows[key] = values
 

@@ -73,12 +73,17 @@ def _check_name(what: str, name: object) -> str:
 def check_value(column: str, kind: type[str] | type[int], value: object) -> Value:
     """``value`` if it is a valid value of a ``kind`` column, else ``ValueError``.
 
-    Text must be valid Unicode (no lone surrogates): SQLite and PostgreSQL store UTF-8.
+    Text must be valid Unicode (no lone surrogates: SQLite and PostgreSQL store UTF-8)
+    without NUL (PostgreSQL text cannot hold it, and SQLite's JSON functions cut a string
+    at it).
     """
     if type(value) is not kind:
         raise ValueError(f"column {column!r} holds {kind.__name__}, not {value!r}")
-    if isinstance(value, str) and not value.isascii() and _SURROGATE.search(value):
-        raise ValueError(f"column {column!r} cannot hold a lone surrogate")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"column {column!r} cannot hold NUL")
+        if not value.isascii() and _SURROGATE.search(value):
+            raise ValueError(f"column {column!r} cannot hold a lone surrogate")
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
         raise ValueError(f"column {column!r} holds 64-bit integers, not {value!r}")
     return value
@@ -92,6 +97,8 @@ class Eq:
 
 
 def _frozen(values: Iterable[Value]) -> frozenset[Value]:
+    if isinstance(values, str | bytes):
+        raise ValueError(f"In takes a collection of values, not the string {values!r}")
     return frozenset(values)
 
 
@@ -190,6 +197,8 @@ class RowTable:
         Raises:
             ValueError: the filter is not valid for this table.
         """
+        if not isinstance(where, Mapping):
+            raise ValueError(f"a filter maps column names to conditions, not {where!r}")
         kinds = dict(self.columns)
         for column, condition in where.items():
             kind = kinds.get(column)
@@ -218,16 +227,16 @@ class RowTable:
 
 
 def check_page(offset: int, limit: int | None) -> None:
-    """Refuse an ``offset`` or ``limit`` that is not a whole number >= 0.
+    """Refuse an ``offset`` or ``limit`` that is not a whole number in 0..2**63-1.
 
     Raises:
-        ValueError: either is negative or not an int.
+        ValueError: either is negative, too large or not an int.
     """
     for name, value in (("offset", offset), ("limit", limit)):
         if value is None and name == "limit":
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} is a whole number >= 0, not {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+            raise ValueError(f"{name} is a whole number in 0..2**63-1, not {value!r}")
 
 
 @runtime_checkable

@@ -34,6 +34,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -61,6 +62,7 @@ _SCAN_TO = (
     "SELECT key, value FROM documents WHERE tbl = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"
 )
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+_SQL_TYPES = {str: "TEXT", int: "INTEGER"}
 
 _STORES: weakref.WeakSet[SqliteStore] = weakref.WeakSet()
 """Every open store of this process, so that a forked child can empty their pools."""
@@ -137,13 +139,25 @@ class SqliteStore(ClosesOnExit):
         # Create the file, its WAL mode (a property of the file, kept from now on) and its
         # schema now, so that errors show at once.
         connection = self._connect()
-        try:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute(_SCHEMA)
-        except sqlite3.OperationalError as error:
-            self._discard(connection)
-            self._busy(error)
-            raise  # pragma: no cover - a file that is not a database, a read-only disk
+        deadline = time.monotonic() + busy_timeout
+        pause = 0.001
+        while True:
+            try:
+                # Switching to WAL does not wait on SQLite's busy handler: another
+                # connection setting the file up at the same instant makes it fail at
+                # once, so it is retried here until the busy timeout is spent.
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute(_SCHEMA)
+                break
+            except sqlite3.OperationalError as error:
+                busy = (getattr(error, "sqlite_errorcode", 0) & 0xFF) in _BUSY_CODES
+                if busy and time.monotonic() + pause < deadline:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.1)
+                    continue
+                self._discard(connection)
+                self._busy(error)
+                raise  # pragma: no cover - a file that is not a database, a read-only disk
         self._give_back(connection, reusable=True)
 
     # --- the pool ---------------------------------------------------------------------
@@ -433,26 +447,30 @@ class _SqliteUnit:
             return True
         name = f"rows_{table.name}"
         found = self._execute(f'PRAGMA table_info("{name}")', ()).fetchall()
-        columns = [row[1] for row in found]
+        columns = [(row[1], row[2]) for row in found]
+        wanted = [("key", "TEXT"), *((c, _SQL_TYPES[kind]) for c, kind in table.columns)]
         if columns:
-            if columns != ["key", *table.column_names]:
+            if columns != wanted:
                 raise ValueError(
                     f"row table {table.name!r} has the columns {columns[1:]} in the file, "
-                    f"not {list(table.column_names)}"
+                    f"not {wanted[1:]}"
                 )
-            self._store._row_tables[table.name] = table
-            return True
-        if not create:
+            if not create:
+                # Known to exist; its indexes are checked by the first write unit.
+                return True
+        elif not create:
             return False
-        kinds = {str: "TEXT", int: "INTEGER"}
-        spec = ", ".join(f'"{c}" {kinds[kind]} NOT NULL' for c, kind in table.columns)
-        self._execute(
-            f'CREATE TABLE "{name}" (key TEXT NOT NULL PRIMARY KEY, {spec}) WITHOUT ROWID', ()
-        )
-        for columns_ in [(c,) for c in table.sortable] + list(table.indexes):
-            index = f"{name}__{'__'.join(columns_)}"
-            listed = ", ".join(f'"{c}"' for c in columns_)
-            self._execute(f'CREATE INDEX "{index}" ON "{name}" ({listed}, key)', ())
+        else:
+            spec = ", ".join(f'"{c}" {sql} NOT NULL' for c, sql in wanted[1:])
+            self._execute(
+                f'CREATE TABLE "{name}" (key TEXT NOT NULL PRIMARY KEY, {spec}) WITHOUT ROWID', ()
+            )
+        # Every declared index, so a table written by an older declaration gains the
+        # indexes a newer one adds.
+        for indexed in [(c,) for c in table.sortable] + list(table.indexes):
+            index = f"{name}__{'__'.join(indexed)}"
+            listed = ", ".join(f'"{c}"' for c in indexed)
+            self._execute(f'CREATE INDEX IF NOT EXISTS "{index}" ON "{name}" ({listed}, key)', ())
         self._created.append(table)
         return True
 

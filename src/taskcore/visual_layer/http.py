@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from taskcore.errors import TaskcoreError, Unauthorized
 from taskcore.http import Request, Response, Route, Router, bearer_token, json_response
 from taskcore.visual_layer.errors import detail_body
-from taskcore.visual_layer.service import VisualLayerTasks
+from taskcore.visual_layer.service import VisualLayerTasks, valid_user
 from taskcore.visual_layer.task import TaskQuery, canonical_uuid
 from taskcore.visual_layer.wire import filter_options_response, list_response, task_object
 
@@ -66,7 +66,8 @@ def visual_layer_router(service: VisualLayerTasks, tokens: Mapping[str, str]) ->
 
     def user(request: Request) -> str:
         found = tokens.get(bearer_token(request))
-        if not isinstance(found, str) or not found:  # no such token, or one naming nobody
+        # No such token, or one naming nobody (an empty or unusable user name).
+        if not isinstance(found, str) or not found or not valid_user(found):
             raise Unauthorized("Could not validate credentials")
         return found
 

@@ -62,16 +62,17 @@ from taskcore.visual_layer.task import (
 
 __all__ = [
     "DATASETS",
+    "ENDED",
     "MAX_CONFIGURATION_BYTES",
     "MEMBERS",
     "PRUNE_PER_CHANGE",
-    "RETENTION",
     "TASKS",
     "TASK_ROWS",
     "FilterOptions",
     "Listing",
     "Shown",
     "VisualLayerTasks",
+    "valid_user",
 ]
 
 TASKS = "visual_layer.tasks"
@@ -102,8 +103,10 @@ MAX_MESSAGE_LENGTH = 1000
 """The longest error message a worker may give, in characters."""
 MAX_CONFIGURATION_BYTES = 64 * 1024
 """The largest configuration a task keeps, in bytes of compact JSON."""
-RETENTION = "visual_layer.retention"
-"""Store table of the :class:`~taskcore.retention.ExpiryIndex` of ended tasks."""
+ENDED = "visual_layer.ended"
+"""Store table of the :class:`~taskcore.retention.ExpiryIndex` of when each task ended
+(written whether or not the service has a retention, so a retention set or changed
+later applies to every ended task)."""
 PRUNE_PER_CHANGE = 2
 """How many expired tasks a transition deletes on the side (more than the one it may
 end, so a backlog drains)."""
@@ -148,13 +151,31 @@ class FilterOptions:
 def _check_text(field: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise ValidationError(f"{field} must be a non-empty string", field=field)
-    if not value.isascii() and _SURROGATES.search(value):
-        raise ValidationError(f"{field} must be valid Unicode text", field=field)
+    if "\x00" in value or (not value.isascii() and _SURROGATES.search(value)):
+        raise ValidationError(f"{field} must be valid Unicode text without NUL", field=field)
     return value
 
 
 def _check_user(user: object) -> str:
     return _check_text("user", user)
+
+
+def valid_user(user: object) -> bool:
+    """Whether ``user`` is a user name the service accepts (non-empty text, valid
+    Unicode, no NUL)."""
+    try:
+        _check_user(user)
+    except ValidationError:
+        return False
+    return True
+
+
+def _query(query: object) -> TaskQuery:
+    if query is None:
+        return TaskQuery()
+    if not isinstance(query, TaskQuery):
+        raise ValidationError("query must be a TaskQuery (see TaskQuery.build)", field="query")
+    return query
 
 
 def _micros(instant: datetime) -> int:
@@ -190,7 +211,7 @@ class VisualLayerTasks:
         self.task_retention = (
             None if task_retention is None else as_span(task_retention, "task_retention")
         )
-        self._expiry = ExpiryIndex(RETENTION)
+        self._ended = ExpiryIndex(ENDED)
 
     # -- datasets (the worker side) ---------------------------------------------------
 
@@ -207,6 +228,10 @@ class VisualLayerTasks:
             IdCollision: the id factory kept giving ids in use; nothing was added.
         """
         _check_text("name", name)
+        if isinstance(users, str | bytes):
+            raise ValidationError(
+                "users must be a collection of emails, not one string", field="users"
+            )
         users = frozenset(_check_user(u) for u in users)
         with self.store.unit() as unit:
             new_id = self._chosen_id(unit, DATASETS, dataset_id, "dataset_id")
@@ -322,10 +347,11 @@ class VisualLayerTasks:
         count, and a read of the page's tasks and datasets; never a read of every task.
 
         Raises:
-            ValidationError: ``user`` is not a non-empty string of valid Unicode.
+            ValidationError: ``user`` is not a non-empty string of valid Unicode, or
+                ``query`` is not a :class:`~taskcore.visual_layer.task.TaskQuery`.
         """
         _check_user(user)
-        query = TaskQuery() if query is None else query
+        query = _query(query)
         with self.store.unit(readonly=True) as unit:
             where = self._where(unit, user, query)
             if where is None:
@@ -359,10 +385,11 @@ class VisualLayerTasks:
         Cost: one indexed ``DISTINCT`` query of :data:`TASK_ROWS`.
 
         Raises:
-            ValidationError: ``user`` is not a non-empty string of valid Unicode.
+            ValidationError: ``user`` is not a non-empty string of valid Unicode, or
+                ``query`` is not a :class:`~taskcore.visual_layer.task.TaskQuery`.
         """
         _check_user(user)
-        query = TaskQuery() if query is None else query
+        query = _query(query)
         window = TaskQuery(start_time_from=query.start_time_from, start_time_to=query.start_time_to)
         columns = ("dataset_name", "dataset_id", "task_type", "created_by")
         with self.store.unit(readonly=True) as unit:
@@ -403,9 +430,9 @@ class VisualLayerTasks:
             dataset = _moved(dataset, task, changed)
             self._write(unit, changed, dataset)
             unit.put(DATASETS, composite_key(dataset.dataset_id), dataset.to_doc())
+            if changed.end_time is not None and task.end_time is None:
+                self._ended.add(unit, changed.end_time, task_id)
             if self.task_retention is not None:
-                if changed.end_time is not None and task.end_time is None:
-                    self._expiry.add(unit, changed.end_time + self.task_retention, task_id)
                 self._prune(unit, PRUNE_PER_CHANGE)
             return Shown(changed, dataset.name, dataset.status)
 
@@ -422,13 +449,13 @@ class VisualLayerTasks:
 
     def _prune(self, unit: RowsUnit, limit: int) -> int:
         assert self.task_retention is not None
-        due = self._expiry.pop_due(unit, limit)
+        due = self._ended.pop_due(unit, limit, until=unit.now - self.task_retention)
         for task_id in due:
             doc = unit.get(TASKS, composite_key(task_id))
             if doc is None:
                 continue
             task = VisualLayerTask.from_doc(doc)
-            # A retried task that ended again has a later entry of its own.
+            # A task retried since has no end, or a later one with an entry of its own.
             if task.end_time is not None and task.end_time + self.task_retention <= unit.now:
                 unit.delete(TASKS, composite_key(task_id))
                 unit.delete_row(TASK_ROWS, task_id)
@@ -511,8 +538,9 @@ class VisualLayerTasks:
         kind = TaskType(task_type)
         config = dict(configuration or {})
         try:
-            text = json.dumps(config, allow_nan=False, separators=(",", ":"))
-            if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIGURATION_BYTES:
+            text = json.dumps(config, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+            # Strict UTF-8: a lone surrogate in a key or a value is refused.
+            if len(text.encode("utf-8")) > MAX_CONFIGURATION_BYTES:
                 raise ValueError("configuration too large")
             config = json.loads(text)
         except (TypeError, ValueError):
@@ -640,6 +668,7 @@ class VisualLayerTasks:
             raise ValidationError(
                 f"error_message must be 1..{MAX_MESSAGE_LENGTH} characters", field="error_message"
             )
+        _check_text("error_message", error_message)
         return self._change(
             task_id,
             None,

@@ -193,9 +193,18 @@ def _one_of(field: str, value: object, allowed: Any) -> None:
 def _text(field: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidParameter(field, "must be a non-empty string")
-    if not value.isascii() and _SURROGATES.search(value):
-        raise InvalidParameter(field, "must be valid Unicode text")
+    if "\x00" in value or (not value.isascii() and _SURROGATES.search(value)):
+        raise InvalidParameter(field, "must be valid Unicode text without NUL")
     return value
+
+
+_WIRE_INSTANT = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})?)?\Z"
+)
+"""What a time bound may be: an RFC 3339 date-time (``T`` or ``t``, an optional
+fraction of up to six digits, ``Z``/``z`` or an offset; none means UTC) or a date
+(midnight UTC).  Other spellings Python would read (week dates, basic format, a space
+for ``T``, nanoseconds) are refused rather than guessed."""
 
 
 def _instant_param(field: str, value: object) -> datetime:
@@ -204,10 +213,10 @@ def _instant_param(field: str, value: object) -> datetime:
             return parse_instant(value.isoformat())
         except (ValueError, OverflowError):
             raise InvalidParameter(field, "must be an ISO 8601 datetime") from None
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not _WIRE_INSTANT.match(value):
         raise InvalidParameter(field, "must be an ISO 8601 datetime")
     try:
-        return parse_instant(value)
+        return parse_instant(value.upper())
     except (ValueError, OverflowError):  # OverflowError: UTC falls outside years 1..9999
         raise InvalidParameter(field, "must be an ISO 8601 datetime") from None
 
