@@ -266,7 +266,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"taskcore {__version__}")
     commands = parser.add_subparsers(
-        title="commands", dest="command", required=True, metavar="{demo,docs}"
+        title="commands", dest="command", required=True, metavar="{demo,docs,serve}"
     )
     commands.add_parser(
         "demo",
@@ -284,7 +284,45 @@ def _parser() -> argparse.ArgumentParser:
     docs.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 when a page is stale"
     )
+    _serve_parser(commands)
     return parser
+
+
+def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="serve the four APIs over HTTP (needs taskcore[server])",
+        description="Serve the Claro, Send AI, Chunkr and Visual Layer APIs over HTTP on "
+        "uvicorn until SIGTERM or Ctrl-C; print the URL once listening; one JSON access "
+        "line per request on standard error (docs/server.md).",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one")
+    serve.add_argument(
+        "--store", default="memory", metavar="memory|sqlite:PATH", help="where tasks are kept"
+    )
+    serve.add_argument(
+        "--keys", metavar="FILE", help="JSON file of API keys per API (else $TASKCORE_KEYS)"
+    )
+    serve.add_argument(
+        "--demo", action="store_true", help="seed demo data and accept the demo keys"
+    )
+    serve.add_argument("--fixtures", metavar="FILE", help="load a fixtures file first")
+
+
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    from taskcore import server  # imported here: only `serve` needs the server modules
+
+    return server.main(
+        host=args.host,
+        port=args.port,
+        store=args.store,
+        keys=args.keys,
+        demo=args.demo,
+        fixtures=args.fixtures,
+        out=out,
+        err=sys.stderr,
+    )
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -304,6 +342,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = _parser().parse_args(argv)
     try:
+        if args.command == "serve":
+            return _serve(args, out)
         status = _demo(out) if args.command == "demo" else _docs(args.root, args.check, out)
         out.flush()  # inside the try: a reader that left makes this fail too
         return status

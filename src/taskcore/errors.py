@@ -35,6 +35,7 @@ __all__ = [
     "LifecycleDefinitionError",
     "MethodNotAllowed",
     "NotFound",
+    "PayloadTooLarge",
     "QuotaExceeded",
     "RouteNotFound",
     "StaleToken",
@@ -43,6 +44,7 @@ __all__ = [
     "TaskNotFound",
     "TaskcoreError",
     "Unauthorized",
+    "UnsupportedMediaType",
     "ValidationError",
     "WebhookNotFound",
 ]
@@ -190,6 +192,48 @@ class MethodNotAllowed(TaskcoreError):
         self.path = path
         self.allowed = allowed
         super().__init__(f"{method} is not allowed on {path}; allowed: {allowed}")
+
+
+class PayloadTooLarge(TaskcoreError):
+    """A request body is larger than the server accepts (HTTP 413).  Nothing was read
+    past the limit and nothing changed.
+
+    Raised by the ASGI and WSGI adapters (docs/server.md, "Adapters") while they read a
+    body, before any service sees the request.
+
+    Attributes:
+        limit: the largest body accepted, in bytes.
+    """
+
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+    title = "Payload too large"
+    wire_details = (("limitBytes", "limit"),)
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"Request body is larger than {limit} bytes")
+
+
+class UnsupportedMediaType(TaskcoreError):
+    """A request body whose ``Content-Type`` the API does not parse (HTTP 415).  Nothing
+    changed.
+
+    Attributes:
+        media_type: the media type the request declared (``""`` when it declared none).
+        expected: the media type the API takes (``"application/json"``).
+    """
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+    title = "Unsupported media type"
+    wire_details = (("mediaType", "media_type"), ("expected", "expected"))
+
+    def __init__(self, media_type: str, expected: str = "application/json") -> None:
+        self.media_type = media_type
+        self.expected = expected
+        declared = f"Content-Type {media_type!r}" if media_type else "no Content-Type"
+        super().__init__(f"Request body must be {expected}; the request declared {declared}")
 
 
 class IdempotencyConflict(TaskcoreError):
