@@ -20,17 +20,13 @@ START_TIMEOUT = 30.0
 
 
 @contextmanager
-def running(
-    handler_for: Any = None, services: Services | None = None
-) -> Iterator[tuple[str, Services]]:
-    """Serve ``build_handler(services)`` (or ``handler_for(services, url)``) until the
-    block ends; yield the base URL and the services.  The store is closed at the end."""
+def running(services: Services | None = None) -> Iterator[tuple[str, Services]]:
+    """Serve ``build_handler(services)`` until the block ends; yield the base URL and
+    the services.  The store is closed at the end."""
     services = build_services(MemoryStore(), ApiKeys()) if services is None else services
     sock = bind("127.0.0.1", 0)
     url = bound_url(sock, "127.0.0.1")
-    handler = (
-        build_handler(services, base_url=url) if handler_for is None else handler_for(services, url)
-    )
+    handler = build_handler(services, base_url=url)
     listening, stop = threading.Event(), threading.Event()
     failure: list[BaseException] = []
 

@@ -606,22 +606,30 @@ def serve(
         raise ServerUnavailable(f"The server stopped on an error: {failure[0]!r}")
 
 
+_INSTALLED: list[tuple[logging.Logger, logging.Handler]] = []
+
+
 def configure_logging(stream: TextIO) -> None:
-    """Access lines (``taskcore.access``) and errors (``taskcore.*``, ``uvicorn.error``
-    warnings) on ``stream``, one per line."""
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access = logging.getLogger("taskcore.access")
-    access.addHandler(handler)
-    access.setLevel(logging.INFO)
-    access.propagate = False
+    """Access lines (``taskcore.access``, INFO) and errors (``taskcore.server``,
+    ``taskcore.http``, ``uvicorn.error``; WARNING and up) on ``stream``, one per line.
+    Calling it again replaces what the last call installed."""
+    for logger, installed in _INSTALLED:
+        logger.removeHandler(installed)
+    _INSTALLED.clear()
+    access = logging.StreamHandler(stream)
+    access.setFormatter(logging.Formatter("%(message)s"))
     errors = logging.StreamHandler(stream)
     errors.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    for name in ("taskcore.server", "taskcore.http", "uvicorn.error"):
+    for name, handler, level in (
+        ("taskcore.access", access, logging.INFO),
+        ("taskcore.server", errors, logging.WARNING),
+        ("taskcore.http", errors, logging.WARNING),
+        ("uvicorn.error", errors, logging.WARNING),
+    ):
         logger = logging.getLogger(name)
-        logger.addHandler(errors)
-        logger.setLevel(logging.WARNING)
-        logger.propagate = False
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        _INSTALLED.append((logger, handler))
 
 
 def load_fixtures(path: str, services: Services) -> None:
@@ -647,13 +655,15 @@ def main(
     out: TextIO,
     err: TextIO,
     environ: Mapping[str, str] = os.environ,
+    stop: threading.Event | None = None,
 ) -> int:
     """``taskcore serve``: serve the four APIs until SIGTERM or SIGINT.
 
     Prints the bound URL (``http://127.0.0.1:PORT``) on ``out`` once the server listens;
     with ``demo``, first the demo keys and ids as one JSON line.  Keys come from
     ``keys``, else from the file :data:`KEYS_ENV` names, plus the demo keys with
-    ``demo``; none otherwise.  Access lines and errors go to ``err``.
+    ``demo``; none otherwise.  Access lines and errors go to ``err``.  ``stop`` (set
+    from another thread) stops the server as SIGTERM does.
 
     Returns:
         0 after a clean shutdown; 1 when the store, keys, fixtures or address are bad
@@ -689,7 +699,7 @@ def main(
             out.write(url + "\n")
             out.flush()
 
-        serve(handler, sock, on_listening=listening)
+        serve(handler, sock, on_listening=listening, stop=stop)
     except (TaskcoreError, ServerUnavailable) as error:
         err.write(f"taskcore serve: {error}\n")
         return 1
