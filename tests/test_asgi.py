@@ -186,3 +186,28 @@ def test_the_access_log_has_one_json_line_per_request(caplog: pytest.LogCaptureF
         k: line[k] for k in ("method", "path", "status")
     }
     assert "s3cret" not in caplog.text
+
+
+def test_a_body_slower_than_the_timeout_is_408() -> None:
+    async def never() -> Message:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    app = asgi_app(ECHO, body_timeout=0.01)
+
+    async def main() -> None:
+        await app(http(b"/echo/1", "POST"), never, send)
+
+    asyncio.run(main())
+    assert 408 == sent[0]["status"]
+    assert {"detail": "The request body did not arrive within 0.01 seconds"} == body(sent)
+
+
+def test_a_timeout_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="body_timeout"):
+        asgi_app(ECHO, body_timeout=0)

@@ -11,7 +11,8 @@ serve`` runs the composite of all four under uvicorn (docs/server.md, "Adapters"
   (:func:`taskcore._edge.requote`), which cannot tell ``%2F`` from ``/``.
 - The body is read up to the handler's limit for that path and no further: a
   ``Content-Length`` above it, or a body that grows past it whatever its headers said,
-  is 413 ``PAYLOAD_TOO_LARGE`` in the API's own error body.
+  is 413 ``PAYLOAD_TOO_LARGE`` in the API's own error body; a body slower than
+  ``body_timeout`` seconds is 408 ``REQUEST_TIMEOUT``.
 - The handler runs in a worker thread (:func:`asyncio.to_thread`), so the event loop
   never waits on a service or a store.
 - An unexpected error is logged (logger ``taskcore.server``) and answered 500
@@ -37,10 +38,13 @@ from taskcore._edge import (
     parse_query,
     requote,
 )
-from taskcore.errors import InternalError, PayloadTooLarge, TaskcoreError
+from taskcore.errors import InternalError, PayloadTooLarge, RequestTimeout, TaskcoreError
 from taskcore.http import Request, Response
 
-__all__ = ["ASGIApp", "Receive", "Scope", "Send", "asgi_app"]
+__all__ = ["BODY_TIMEOUT", "ASGIApp", "Receive", "Scope", "Send", "asgi_app"]
+
+BODY_TIMEOUT = 30.0
+"""Seconds a request's whole body may take to arrive by default (then 408)."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -79,7 +83,9 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-async def _answer(edge: Edge, scope: Scope, receive: Receive, path: str) -> Response:
+async def _answer(
+    edge: Edge, scope: Scope, receive: Receive, path: str, body_timeout: float
+) -> Response:
     try:
         headers = header_map(
             (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
@@ -89,7 +95,10 @@ async def _answer(edge: Edge, scope: Scope, receive: Receive, path: str) -> Resp
         declared = declared_length(headers)
         if declared is not None and declared > limit:
             return edge.reject(path, PayloadTooLarge(limit))
-        body = await _read_body(receive, limit)
+        try:
+            body = await asyncio.wait_for(_read_body(receive, limit), body_timeout)
+        except TimeoutError:
+            return edge.reject(path, RequestTimeout(body_timeout))
         if body is None:
             return edge.reject(path, PayloadTooLarge(limit))
         query = parse_query(bytes(scope.get("query_string", b"")))
@@ -119,7 +128,9 @@ def _header_list(response: Response) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-def asgi_app(handler: Handles, *, max_body: int | None = None) -> ASGIApp:
+def asgi_app(
+    handler: Handles, *, max_body: int | None = None, body_timeout: float = BODY_TIMEOUT
+) -> ASGIApp:
     """An ASGI 3 application answering with ``handler``.
 
     Args:
@@ -129,14 +140,18 @@ def asgi_app(handler: Handles, *, max_body: int | None = None) -> ASGIApp:
             ``handle(Request) -> Response`` that never raises.
         max_body: the largest request body read, in bytes, for every path; ``None``
             keeps the handler's own limits (1 MiB for a router).
+        body_timeout: seconds the whole body may take to arrive; a slower one is 408
+            ``REQUEST_TIMEOUT`` in the API's error body.
 
     Returns:
         The application; it keeps no state between requests.
 
     Raises:
-        ValueError: ``max_body`` is negative.
+        ValueError: ``max_body`` is negative, or ``body_timeout`` is not positive.
     """
     edge = as_edge(handler, max_body)
+    if not body_timeout > 0:
+        raise ValueError("body_timeout must be > 0 seconds")
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -147,7 +162,7 @@ def asgi_app(handler: Handles, *, max_body: int | None = None) -> ASGIApp:
         started = time.perf_counter()
         path = _raw_path(scope)
         try:
-            response = await _answer(edge, scope, receive, path)
+            response = await _answer(edge, scope, receive, path, body_timeout)
         except _Disconnected:
             return  # nobody to answer
         except Exception:

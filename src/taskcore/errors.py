@@ -37,6 +37,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "QuotaExceeded",
+    "RequestTimeout",
     "RouteNotFound",
     "StaleToken",
     "StoreBusy",
@@ -213,6 +214,26 @@ class PayloadTooLarge(TaskcoreError):
     def __init__(self, limit: int) -> None:
         self.limit = limit
         super().__init__(f"Request body is larger than {limit} bytes")
+
+
+class RequestTimeout(TaskcoreError):
+    """A request body did not arrive in time (HTTP 408).  Nothing changed.
+
+    Raised by the ASGI adapter (docs/server.md, "Adapters") when a client sends its body
+    too slowly; what came is dropped.
+
+    Attributes:
+        timeout_seconds: how long the whole body may take, in seconds.
+    """
+
+    code = "REQUEST_TIMEOUT"
+    status = 408
+    title = "Request timeout"
+    wire_details = (("timeoutSeconds", "timeout_seconds"),)
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self.timeout_seconds = timeout_seconds
+        super().__init__(f"The request body did not arrive within {timeout_seconds:g} seconds")
 
 
 class UnsupportedMediaType(TaskcoreError):

@@ -88,6 +88,11 @@ VISUAL_LAYER_MAX_BODY: Final = 64 * 1024
 SHUTDOWN_GRACE: Final = 30
 """Seconds the server waits for requests in flight after SIGTERM before closing them."""
 
+MAX_CONNECTIONS: Final = 1000
+"""Connections and requests in flight at most; beyond them uvicorn answers 503."""
+KEEP_ALIVE: Final = 5
+"""Seconds an idle kept-alive connection stays open."""
+
 _JSON: Final = "application/json"
 
 
@@ -566,6 +571,8 @@ def serve(
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
+        limit_concurrency=MAX_CONNECTIONS,
+        timeout_keep_alive=KEEP_ALIVE,
     )
     server = uvicorn.Server(config)
     listening = threading.Event()
