@@ -14,6 +14,7 @@ import pytest
 from taskcore.asgi import Message, asgi_app
 from taskcore.claro.http import claro_router
 from taskcore.claro.service import ClaroTasks
+from taskcore.errors import StoreBusy
 from taskcore.http import Request, Response, Route, Router, json_response
 from taskcore.store import MemoryStore
 
@@ -211,3 +212,13 @@ def test_a_body_slower_than_the_timeout_is_408() -> None:
 def test_a_timeout_must_be_positive() -> None:
     with pytest.raises(ValueError, match="body_timeout"):
         asgi_app(ECHO, body_timeout=0)
+
+
+def test_retry_after_passes_through() -> None:
+    def busy(request: Request, params: Mapping[str, str]) -> Response:
+        raise StoreBusy(retry_after_seconds=3)
+
+    router = Router([Route("GET", "/busy", busy)], lambda e: json_response(e.status, {}))
+    sent, _ = run(asgi_app(router), http(b"/busy"), [{"type": "http.request"}])
+    assert 503 == sent[0]["status"]
+    assert (b"retry-after", b"3") in sent[0]["headers"]
