@@ -199,3 +199,22 @@ def test_sigterm_answers_the_request_in_flight_and_exits_0(tmp_path: Path) -> No
     }
     assert set(lines[-1]) == {"time", "method", "path", "status", "duration_ms"}
     assert "YOUR_API_KEY" not in err
+
+
+def test_a_second_signal_stops_waiting_for_requests_in_flight() -> None:
+    server = Server()
+    host, _, port = server.url.removeprefix("http://").partition(":")
+    with socket.create_connection((host, int(port)), timeout=START_TIMEOUT) as sock:
+        sock.sendall(b"POST /api/v1/task/parse HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
+        assert 200 == call(server.url, "GET", "/healthz").status  # the head has been read
+        server.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:  # shutdown began: the listener is closed
+            try:
+                socket.create_connection((host, int(port)), timeout=1).close()
+            except OSError:
+                break
+        code, _ = server.stop(signal.SIGINT)  # the body never comes: do not wait for it
+        assert 0 == code
+        reply = sock.recv(65536)  # closed, or a plain 500 from uvicorn: never done
+        assert b"" == reply or reply.startswith(b"HTTP/1.1 500 "), reply

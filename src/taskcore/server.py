@@ -519,14 +519,15 @@ def _uvicorn() -> Any:
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """Call ``stop`` on SIGTERM and SIGINT while inside (main thread only)."""
+def _stop_on_signals(stop: threading.Event, force: threading.Event) -> Iterator[None]:
+    """Set ``stop`` on SIGTERM and SIGINT while inside, ``force`` on a second one (main
+    thread only; elsewhere signals are left alone)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        stop()
+        (force if stop.is_set() else stop).set()
 
     saved = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -548,7 +549,8 @@ def serve(
     thread, SIGTERM or SIGINT arrives.
 
     Then no new connection is taken, the requests in flight are answered (for at most
-    :data:`SHUTDOWN_GRACE` seconds) and the function returns; the socket is closed.
+    :data:`SHUTDOWN_GRACE` seconds, or until a second signal) and the function returns;
+    the socket is closed.
     uvicorn's own access log is off (the adapter writes one JSON line per request to the
     ``taskcore.access`` logger).
 
@@ -575,7 +577,7 @@ def serve(
         timeout_keep_alive=KEEP_ALIVE,
     )
     server = uvicorn.Server(config)
-    listening = threading.Event()
+    listening, force = threading.Event(), threading.Event()
 
     async def run() -> None:
         task = asyncio.ensure_future(server.serve(sockets=[sock]))
@@ -587,6 +589,8 @@ def serve(
         while not task.done():
             if stop.is_set():
                 server.should_exit = True
+            if force.is_set():
+                server.force_exit = True
             await asyncio.sleep(0.05)
         await task
 
@@ -602,15 +606,16 @@ def serve(
     # ``stop`` and the process exits 0 after the shutdown (uvicorn, in the main thread,
     # re-raises the signal once it stopped).
     thread = threading.Thread(target=in_thread, name="taskcore-serve")
-    with _stop_on_signals(stop.set):
+    with _stop_on_signals(stop, force):
         thread.start()
         while thread.is_alive():
             thread.join(0.1)
     sock.close()
+    why = f": {failure[0]!r}" if failure else " (see the log)"
     if not listening.is_set():
-        raise ServerUnavailable(f"The server did not start: {failure[:1] or 'see the log'}")
+        raise ServerUnavailable(f"The server did not start{why}")
     if failure:
-        raise ServerUnavailable(f"The server stopped on an error: {failure[0]!r}")
+        raise ServerUnavailable(f"The server stopped on an error{why}")
 
 
 _INSTALLED: list[tuple[logging.Logger, logging.Handler]] = []
@@ -707,7 +712,7 @@ def main(
             out.flush()
 
         serve(handler, sock, on_listening=listening, stop=stop)
-    except (TaskcoreError, ServerUnavailable) as error:
+    except (TaskcoreError, ServerUnavailable, OSError, ValueError) as error:
         err.write(f"taskcore serve: {error}\n")
         return 1
     finally:
