@@ -63,18 +63,28 @@ from taskcore.visual_layer.service import VisualLayerTasks
 
 __all__ = [
     "DEMO_KEYS",
+    "KEEP_ALIVE",
     "KEYS_ENV",
+    "MAX_CONNECTIONS",
     "SENDAI_PREFIX",
+    "SHUTDOWN_GRACE",
+    "VISUAL_LAYER_MAX_BODY",
     "ApiKeys",
     "Mount",
     "Mounts",
     "ServerUnavailable",
     "Services",
+    "bind",
+    "bound_url",
     "build_handler",
     "build_services",
+    "configure_logging",
     "healthz",
+    "load_fixtures",
     "load_keys",
+    "main",
     "open_store",
+    "parse_keys",
     "seed_demo",
     "serve",
 ]
@@ -542,6 +552,7 @@ def serve(
     sock: socket.socket,
     *,
     on_listening: Callable[[], None] = lambda: None,
+    on_stopping: Callable[[], None] = lambda: None,
     stop: threading.Event | None = None,
 ) -> None:
     """Answer HTTP on the listening ``sock`` with ``handler`` (through
@@ -558,6 +569,8 @@ def serve(
         handler: what answers (:class:`Mounts`, a router, anything with ``handle``).
         sock: a bound, listening socket (:func:`bind`).
         on_listening: called once the server accepts connections.
+        on_stopping: called once, when the server has stopped taking connections and
+            waits for the requests in flight.
         stop: set it to stop the server (from any thread).
 
     Raises:
@@ -586,11 +599,21 @@ def serve(
         if server.started:
             listening.set()
             on_listening()
+        stopping = False
         while not task.done():
             if stop.is_set():
                 server.should_exit = True
+                if not stopping and not any(s.is_serving() for s in server.servers):
+                    stopping = True
+                    on_stopping()
             if force.is_set():
+                # uvicorn's own force exit still waits for open connections to close
+                # (asyncio.Server.wait_closed, Python 3.12+): drop them instead.
                 server.force_exit = True
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                return
             await asyncio.sleep(0.05)
         await task
 
@@ -711,7 +734,11 @@ def main(
             out.write(url + "\n")
             out.flush()
 
-        serve(handler, sock, on_listening=listening, stop=stop)
+        def stopping() -> None:
+            err.write("taskcore serve: stopping; answering the requests in flight\n")
+            err.flush()
+
+        serve(handler, sock, on_listening=listening, on_stopping=stopping, stop=stop)
     except (TaskcoreError, ServerUnavailable, OSError, ValueError) as error:
         err.write(f"taskcore serve: {error}\n")
         return 1
