@@ -15,7 +15,7 @@ PYTHONS ?= 3.12 3.13
 # __init__.py holds the version: a reinstall keeps the installed metadata in step with it.
 INSTALL_INPUTS := pyproject.toml src/taskcore/__init__.py
 
-.PHONY: demo test test-matrix test-lowest lint typecheck pytest bench docs clean
+.PHONY: demo serve test test-matrix test-lowest lint typecheck pytest bench docs clean
 
 $(STAMP): $(INSTALL_INPUTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ $(STAMP): $(INSTALL_INPUTS)
 
 demo: $(STAMP)
 	$(BIN)/python -m taskcore demo
+
+# The four APIs over HTTP on 127.0.0.1:8000 with the demo data and keys, until Ctrl-C.
+serve: $(STAMP)
+	$(BIN)/python -m taskcore serve --host 127.0.0.1 --port 8000 --demo
 
 test: lint typecheck pytest
 

@@ -159,8 +159,10 @@ def test_version_option_prints_the_program_and_its_version() -> None:
 def test_help_is_plain_text_that_names_every_command() -> None:
     result = run_cli("--help")
     assert 0 == result.returncode
-    assert result.stdout.startswith("usage: taskcore [-h] [--version] {demo,docs,fixtures} ...\n")
-    for expected in ("demo", "docs", "fixtures", "--version", "Claro"):
+    assert result.stdout.startswith(
+        "usage: taskcore [-h] [--version] {demo,docs,fixtures,serve} ...\n"
+    )
+    for expected in ("demo", "docs", "fixtures", "serve", "--version", "Claro"):
         assert expected in result.stdout
     for internal in ("``", ":mod:", "DESIGN", "STYLE", "seed", "issue", "edge"):
         assert internal not in result.stdout

@@ -281,7 +281,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"taskcore {__version__}")
     commands = parser.add_subparsers(
-        title="commands", dest="command", required=True, metavar="{demo,docs,fixtures}"
+        title="commands", dest="command", required=True, metavar="{demo,docs,fixtures,serve}"
     )
     commands.add_parser(
         "demo",
@@ -314,7 +314,45 @@ def _parser() -> argparse.ArgumentParser:
         "in the file (a JSONPath) and exit 2.",
     )
     check.add_argument("file", type=Path, metavar="FILE", help="the fixture file")
+    _serve_parser(commands)
     return parser
+
+
+def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="serve the four APIs over HTTP (needs taskcore[server])",
+        description="Serve the Claro, Send AI, Chunkr and Visual Layer APIs over HTTP on "
+        "uvicorn until SIGTERM or Ctrl-C; print the URL once listening; one JSON access "
+        "line per request on standard error (docs/server.md).",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one")
+    serve.add_argument(
+        "--store", default="memory", metavar="memory|sqlite:PATH", help="where tasks are kept"
+    )
+    serve.add_argument(
+        "--keys", metavar="FILE", help="JSON file of API keys per API (else $TASKCORE_KEYS)"
+    )
+    serve.add_argument(
+        "--demo", action="store_true", help="seed demo data and accept the demo keys"
+    )
+    serve.add_argument("--fixtures", metavar="FILE", help="load a fixtures file first")
+
+
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    from taskcore import server  # imported here: only `serve` needs the server modules
+
+    return server.main(
+        host=args.host,
+        port=args.port,
+        store=args.store,
+        keys=args.keys,
+        demo=args.demo,
+        fixtures=args.fixtures,
+        out=out,
+        err=sys.stderr,
+    )
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -335,6 +373,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = _parser().parse_args(argv)
     try:
+        if args.command == "serve":
+            return _serve(args, out)
         if args.command == "fixtures":
             status = _fixtures_check(args.file, out)
         else:

@@ -35,7 +35,9 @@ __all__ = [
     "LifecycleDefinitionError",
     "MethodNotAllowed",
     "NotFound",
+    "PayloadTooLarge",
     "QuotaExceeded",
+    "RequestTimeout",
     "RouteNotFound",
     "StaleToken",
     "StoreBusy",
@@ -43,6 +45,7 @@ __all__ = [
     "TaskNotFound",
     "TaskcoreError",
     "Unauthorized",
+    "UnsupportedMediaType",
     "ValidationError",
     "WebhookNotFound",
 ]
@@ -190,6 +193,68 @@ class MethodNotAllowed(TaskcoreError):
         self.path = path
         self.allowed = allowed
         super().__init__(f"{method} is not allowed on {path}; allowed: {allowed}")
+
+
+class PayloadTooLarge(TaskcoreError):
+    """A request body is larger than the server accepts (HTTP 413).  Nothing was read
+    past the limit and nothing changed.
+
+    Raised by the ASGI and WSGI adapters (docs/server.md, "Adapters") while they read a
+    body, before any service sees the request.
+
+    Attributes:
+        limit: the largest body accepted, in bytes.
+    """
+
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+    title = "Payload too large"
+    wire_details = (("limitBytes", "limit"),)
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"Request body is larger than {limit} bytes")
+
+
+class RequestTimeout(TaskcoreError):
+    """A request body did not arrive in time (HTTP 408).  Nothing changed.
+
+    Raised by the ASGI adapter (docs/server.md, "Adapters") when a client sends its body
+    too slowly; what came is dropped.
+
+    Attributes:
+        timeout_seconds: how long the whole body may take, in seconds.
+    """
+
+    code = "REQUEST_TIMEOUT"
+    status = 408
+    title = "Request timeout"
+    wire_details = (("timeoutSeconds", "timeout_seconds"),)
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self.timeout_seconds = timeout_seconds
+        super().__init__(f"The request body did not arrive within {timeout_seconds:g} seconds")
+
+
+class UnsupportedMediaType(TaskcoreError):
+    """A request body whose ``Content-Type`` the API does not parse (HTTP 415).  Nothing
+    changed.
+
+    Attributes:
+        media_type: the media type the request declared (``""`` when it declared none).
+        expected: the media type the API takes (``"application/json"``).
+    """
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+    title = "Unsupported media type"
+    wire_details = (("mediaType", "media_type"), ("expected", "expected"))
+
+    def __init__(self, media_type: str, expected: str = "application/json") -> None:
+        self.media_type = media_type
+        self.expected = expected
+        declared = f"Content-Type {media_type!r}" if media_type else "no Content-Type"
+        super().__init__(f"Request body must be {expected}; the request declared {declared}")
 
 
 class IdempotencyConflict(TaskcoreError):
