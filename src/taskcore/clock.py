@@ -110,7 +110,10 @@ class ManualClock:
 
 
 def _as_utc(instant: datetime) -> datetime:
-    if instant.tzinfo is None:
+    zone = instant.tzinfo
+    if zone is UTC:  # the common case (parsed "Z" and "+00:00" give this very object)
+        return instant
+    if zone is None:
         return instant.replace(tzinfo=UTC)
     return instant.astimezone(UTC)
 
@@ -122,9 +125,8 @@ def format_instant(instant: datetime) -> str:
     ordering survives a round trip through a store.  What an API shows its callers is
     :func:`format_wire_instant`'s whole seconds.
     """
-    instant = _as_utc(instant)
-    text = instant.replace(tzinfo=None).isoformat()
-    return f"{text}Z"
+    text = _as_utc(instant).isoformat()  # ends with "+00:00"
+    return f"{text[:-6]}Z"
 
 
 def whole_second(instant: datetime, *, up: bool = False) -> datetime:
@@ -134,10 +136,10 @@ def whole_second(instant: datetime, *, up: bool = False) -> datetime:
     deadline or an estimate (it is never earlier than the exact instant).
     """
     instant = _as_utc(instant)
+    if not instant.microsecond:
+        return instant
     whole = instant.replace(microsecond=0)
-    if up and whole != instant:
-        whole += timedelta(seconds=1)
-    return whole
+    return whole + timedelta(seconds=1) if up else whole
 
 
 def format_wire_instant(instant: datetime, *, up: bool = False) -> str:
