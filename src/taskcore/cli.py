@@ -338,6 +338,28 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "--demo", action="store_true", help="seed demo data and accept the demo keys"
     )
     serve.add_argument("--fixtures", metavar="FILE", help="load a fixtures file first")
+    serve.add_argument(
+        "--worker",
+        type=float,
+        metavar="SECONDS",
+        help="run the simulated worker, one step of every active task each SECONDS",
+    )
+    serve.add_argument("--worker-seed", type=int, default=0, help="the worker's random seed")
+    serve.add_argument(
+        "--worker-failure-rate",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share (0..1) of Claro cells and of other tasks the worker fails",
+    )
+    serve.add_argument(
+        "--worker-control",
+        action="store_true",
+        help="mount the worker's control routes under /_taskcore/worker (for tests)",
+    )
+    serve.add_argument(
+        "--no-webhooks", action="store_true", help="do not deliver Claro webhook notifications"
+    )
 
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -352,6 +374,11 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         fixtures=args.fixtures,
         out=out,
         err=sys.stderr,
+        worker=args.worker,
+        worker_seed=args.worker_seed,
+        worker_failure_rate=args.worker_failure_rate,
+        worker_control=args.worker_control,
+        webhooks=not args.no_webhooks,
     )
 
 

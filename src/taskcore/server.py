@@ -44,6 +44,7 @@ from taskcore.claro.grid import CellTable, Grid
 from taskcore.claro.http import PREFIX as CLARO_PREFIX
 from taskcore.claro.http import claro_router
 from taskcore.claro.service import ClaroTasks
+from taskcore.delivery import Dispatcher
 from taskcore.errors import (
     InternalError,
     PayloadTooLarge,
@@ -61,6 +62,7 @@ from taskcore.visual_layer import TaskType
 from taskcore.visual_layer.http import PREFIX as VISUAL_LAYER_PREFIX
 from taskcore.visual_layer.http import visual_layer_router
 from taskcore.visual_layer.service import VisualLayerTasks
+from taskcore.worker import SimulatedWorker, control_router
 
 __all__ = [
     "DEMO_KEYS",
@@ -706,6 +708,11 @@ def main(
     err: TextIO,
     environ: Mapping[str, str] = os.environ,
     stop: threading.Event | None = None,
+    worker: float | None = None,
+    worker_seed: int = 0,
+    worker_failure_rate: float = 0.0,
+    worker_control: bool = False,
+    webhooks: bool = True,
 ) -> int:
     """``taskcore serve``: serve the four APIs until SIGTERM or SIGINT.
 
@@ -714,6 +721,13 @@ def main(
     ``keys``, else from the file :data:`KEYS_ENV` names, plus the demo keys with
     ``demo``; none otherwise.  Access lines and errors go to ``err``.  ``stop`` (set
     from another thread) stops the server as SIGTERM does.
+
+    With ``worker`` (seconds between ticks) a :class:`~taskcore.worker.SimulatedWorker`
+    (seeded with ``worker_seed``, failing ``worker_failure_rate`` of cells or tasks)
+    moves tasks on in the background; with ``worker_control`` its control routes
+    (``/_taskcore/worker/...``) are mounted.  With ``webhooks`` (the default) a
+    :class:`~taskcore.delivery.Dispatcher` delivers Claro's webhook notifications.
+    Both stop before the store is closed.
 
     Returns:
         0 after a clean shutdown; 1 when the store, keys, fixtures or address are bad
@@ -742,8 +756,23 @@ def main(
             err.write("taskcore serve: no API keys (--keys, $TASKCORE_KEYS or --demo): "
                       "every API call will be 401\n")  # fmt: skip
         url = bound_url(sock, host)
-        handler = build_handler(services, base_url=url)
+        simulated = None
+        if worker is not None or worker_control:
+            simulated = SimulatedWorker(
+                claro=services.claro,
+                sendai=services.sendai,
+                chunkr=services.chunkr,
+                visual_layer=services.visual_layer,
+                seed=worker_seed,
+                failure_rate=worker_failure_rate,
+                interval=1.0 if worker is None else worker,
+            )
+        extra: Sequence[Route] = ()
+        if simulated is not None and worker_control:
+            extra = control_router(simulated, enabled=True).routes
+        handler = build_handler(services, base_url=url, extra_routes=extra)
         configure_logging(err)
+        dispatcher = Dispatcher(services.claro) if webhooks else None
 
         def listening() -> None:
             out.write(url + "\n")
@@ -753,7 +782,14 @@ def main(
             err.write("taskcore serve: stopping; answering the requests in flight\n")
             err.flush()
 
-        serve(handler, sock, on_listening=listening, on_stopping=stopping, stop=stop)
+        with contextlib.ExitStack() as background:
+            if simulated is not None and worker is not None:
+                simulated.start()
+                background.callback(simulated.stop)
+            if dispatcher is not None:
+                dispatcher.start()
+                background.callback(dispatcher.stop)
+            serve(handler, sock, on_listening=listening, on_stopping=stopping, stop=stop)
     except (TaskcoreError, ServerUnavailable, OSError, ValueError) as error:
         err.write(f"taskcore serve: {error}\n")
         return 1
