@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sendai_setup import EDITOR, PROJECT, TEAM, make_service, upload
+from taskcore.chunkr.configuration import Configuration
 from taskcore.chunkr.http import chunkr_router
 from taskcore.chunkr.service import ChunkrTasks
 from taskcore.chunkr.task import Chunk, Output, Segment
+from taskcore.chunkr.wire import CreateForm
 from taskcore.claro.grid import Grid
 from taskcore.claro.http import claro_router
 from taskcore.claro.service import ClaroTasks
@@ -35,13 +37,22 @@ VL_USER = "rachel@visual-layer.com"
 
 
 class Served:
-    """One API in-process: its router on a memory store, and the auth headers."""
+    """One API in-process: its router on a memory store, the auth headers, and the ids
+    of seeded objects by path placeholder (for generated requests to reach them)."""
 
-    def __init__(self, api: str, router: Router, headers: dict[str, str], state: Any) -> None:
+    def __init__(
+        self,
+        api: str,
+        router: Router,
+        headers: dict[str, str],
+        state: Any,
+        ids: dict[str, list[str]] | None = None,
+    ) -> None:
         self.api = api
         self.router = router
         self.headers = headers
         self.state = state
+        self.ids = ids or {}
 
     def caller(self, check: Callable[[str, Request, Response], None]) -> Call:
         """A ``call`` that answers through the router and hands each answer to ``check``
@@ -73,8 +84,9 @@ def claro() -> Served:
     service = ClaroTasks(MemoryStore(clock), ids=SeededIds(2024), quota=WindowQuota(3, 3600))
     for dataset in (CLARO_DATASET, "ds-2", "ds-3"):
         service.create_dataset("acme", Grid(["r1", "r2"], ["c1", "c2"]), dataset_id=dataset)
-    return Served("claro", claro_router(service, {"k": "acme"}), {"authorization": "Bearer k"}, (
-        service, clock))  # fmt: skip
+    router = claro_router(service, {"k": "acme"})
+    ids = {"dataset_id": [CLARO_DATASET, "ds-2"]}
+    return Served("claro", router, {"authorization": "Bearer k"}, (service, clock), ids)
 
 
 def claro_scenario(call: Call, served: Served) -> None:
@@ -113,7 +125,10 @@ def sendai() -> Served:
     store = MemoryStore(ManualClock())
     service = make_service(store, FailingTracker(lambda issue: issue.label == "external"))
     router = sendai_router(service, {"k": EDITOR})
-    return Served("sendai", router, {"authorization": "Bearer k"}, service)
+    tasks = upload(service, "up-seeded", 4)
+    reviewing = [service.run_step(TEAM, task.id).id for task in tasks[:3]]
+    ids = {"team_id": [TEAM], "project_id": [PROJECT], "task_id": [*reviewing, tasks[3].id]}
+    return Served("sendai", router, {"authorization": "Bearer k"}, service, ids)
 
 
 def sendai_scenario(call: Call, served: Served) -> None:
@@ -150,14 +165,22 @@ CHUNKR_OUTPUT = Output(
 )
 
 
-def chunkr() -> Served:
+def chunkr(seeded: bool = False) -> Served:
+    """Chunkr; ``seeded``: three tasks (one succeeded) and room for many creates."""
     service = ChunkrTasks(
         MemoryStore(clock=ManualClock()),
         ids=SeededIds(7, prefix=""),
-        usage_limit=WindowQuota(3, 60),
+        usage_limit=WindowQuota(10_000 if seeded else 3, 60),
     )
     router = chunkr_router(service, {"key": "me"}, base_url="https://chunkr.example")
-    return Served("chunkr", router, {"authorization": "key"}, service)
+    served = Served("chunkr", router, {"authorization": "key"}, service)
+    if seeded:
+        form = CreateForm(Configuration(), file_data="aGk=")
+        ids = [service.create("me", form).task_id for _ in range(3)]
+        service.start(ids[0])
+        service.succeed(ids[0], CHUNKR_OUTPUT)
+        served.ids = {"task_id": ids}
+    return served
 
 
 def chunkr_scenario(call: Call, served: Served) -> None:
@@ -210,7 +233,9 @@ def visual_layer() -> Served:
     service.progress(VL_TASKS[1], 45)
     service.fail(VL_TASKS[1], "Model timeout after 300s")
     router = visual_layer_router(service, {"jwt": VL_USER})
-    return Served("visual_layer", router, {"authorization": "Bearer jwt"}, service)
+    return Served(
+        "visual_layer", router, {"authorization": "Bearer jwt"}, service, {"task_id": VL_TASKS}
+    )
 
 
 def visual_layer_scenario(call: Call, served: Served) -> None:

@@ -18,7 +18,7 @@ from taskcore.chunkr.http import PREFIX as CHUNKR
 from taskcore.chunkr.http import chunkr_router
 from taskcore.chunkr.lifecycle import ChunkrStatus
 from taskcore.chunkr.service import ChunkrTasks
-from taskcore.chunkr.wire import MAX_FILE_NAME_LENGTH
+from taskcore.chunkr.wire import CREATE_FIELDS
 from taskcore.claro.http import PREFIX as CLARO
 from taskcore.claro.http import claro_router
 from taskcore.claro.lifecycle import ClaroStatus
@@ -314,12 +314,8 @@ _TOKENIZER = chunkr_config.Tokenizer
 _CHUNKR_SCHEMAS: dict[str, Any] = {
     "CreateForm": obj(
         {
-            "file": {
-                "type": "string",
-                "minLength": 1,
-                "description": "An http(s) URL, a data: URL or base64 of the document",
-            },
-            "file_name": nullable({"type": "string", "maxLength": MAX_FILE_NAME_LENGTH}),
+            "file": CREATE_FIELDS["file"],
+            "file_name": nullable(CREATE_FIELDS["file_name"]),
             **_CONFIG,
         },
         ("file",),
