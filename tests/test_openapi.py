@@ -215,3 +215,22 @@ def test_taskcore_docs_writes_every_document_with_a_final_newline() -> None:
         assert text.endswith("}\n")
         assert DOCS[api] == json.loads(text)
     assert rendered_documents().items() <= written.items()
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_every_link_names_an_operation_and_its_parameters(api: str) -> None:
+    operations = {
+        op["operationId"]: {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+        for item in DOCS[api]["paths"].values()
+        for op in item.values()
+    }
+    links = [
+        link
+        for item in DOCS[api]["paths"].values()
+        for op in item.values()
+        for response in op["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    assert links
+    for link in links:
+        assert set(link["parameters"]) == operations[link["operationId"]]

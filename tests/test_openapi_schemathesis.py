@@ -12,8 +12,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -95,10 +97,10 @@ BOUNDED = settings(
 )
 
 
-def _run(api: str, case: Any) -> None:
-    """Call and validate ``case``; a path placeholder of a seeded object is, for about
-    half the cases (chosen by the generated value, so derandomized), a seeded id, so
-    generated requests reach real tasks as well as missing ones."""
+def _seed(api: str, case: Any) -> None:
+    """For about half the cases (chosen by the generated path values, so derandomized),
+    the path placeholders of seeded objects name seeded ids: generated requests then reach
+    real datasets and tasks as well as missing ones."""
     served = SERVED_APIS[api]
     given = case.path_parameters or {}
     digest = zlib.crc32(repr(sorted(given.items())).encode("utf-8", "replace"))
@@ -107,7 +109,11 @@ def _run(api: str, case: Any) -> None:
             pool = served.ids.get(name)
             if pool:
                 case.path_parameters[name] = pool[digest // 2 % len(pool)]
-    case.call_and_validate(headers=served.headers, checks=CHECKS)
+
+
+def _run(api: str, case: Any) -> None:
+    _seed(api, case)
+    case.call_and_validate(headers=SERVED_APIS[api].headers, checks=CHECKS)
 
 
 @SCHEMAS["claro"].parametrize()
@@ -132,3 +138,41 @@ def test_chunkr_answers_conform(case: Any) -> None:
 @BOUNDED
 def test_visual_layer_answers_conform(case: Any) -> None:
     _run("visual_layer", case)
+
+
+def _machine(api: str) -> Any:
+    """schemathesis' state machine for ``api``: it follows the document's links (a
+    created task's id into its GET, cancel, delete...), with the API's key on every call
+    and the checks above on every answer."""
+    served = SERVED_APIS[api]
+    base: Any = SCHEMAS[api].as_state_machine()
+
+    class Machine(base):  # type: ignore[misc]
+        def before_call(self, case: Any) -> None:
+            _seed(api, case)
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": served.headers}
+
+        def validate_response(
+            self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
+        ) -> None:
+            case.validate_response(response, checks=CHECKS, headers=served.headers)
+
+    return Machine
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_stateful_scenarios_conform(api: str) -> None:
+    run_state_machine_as_test(
+        _machine(api),
+        settings=settings(
+            max_examples=8,
+            stateful_step_count=6,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        ),
+    )

@@ -142,6 +142,13 @@ _IDEMPOTENCY_KEY = {
 }
 _CLARO_TASK = CLARO + "/{dataset_id}/tasks/{task_id}"
 _CLARO_CREATE_ERRORS = (400, 404, 409, 429)
+_CLARO_CREATED = {"dataset_id": "$request.path.dataset_id", "task_id": "$response.body#/taskId"}
+_CLARO_LINKS = {
+    201: {
+        "GetTaskStatus": ("getTaskStatus", _CLARO_CREATED),
+        "CancelTask": ("cancelTask", _CLARO_CREATED),
+    }
+}
 _CLARO = ApiSpec(
     name="claro",
     title="Claro tasks API (taskcore)",
@@ -156,6 +163,7 @@ _CLARO = ApiSpec(
             _CLARO_CREATE_ERRORS,
             (_IDEMPOTENCY_KEY,),
             ref("NewRowsRequest"),
+            links=_CLARO_LINKS,
         ),
         ("POST", CLARO + "/{dataset_id}/tasks/bulk"): Operation(
             "createBulkProcessingTask",
@@ -164,6 +172,7 @@ _CLARO = ApiSpec(
             _CLARO_CREATE_ERRORS,
             (_IDEMPOTENCY_KEY,),
             ref("BulkRequest"),
+            links=_CLARO_LINKS,
         ),
         ("GET", _CLARO_TASK): Operation(
             "getTaskStatus", "A task's status and progress", {200: (JSON, ref("TaskStatus"))}
@@ -241,6 +250,23 @@ _SENDAI_SCHEMAS: dict[str, Any] = {
     "Error": obj({"code": _STRING, "message": _STRING}),
 }
 _SENDAI_CHANGE = (400, 404)
+_SENDAI_SAME = {
+    "team_id": "$request.path.team_id",
+    "project_id": "$request.path.project_id",
+    "task_id": "$response.body#/payload/id",
+}
+_SENDAI_LINKS = {
+    200: {
+        name: (operation_id, _SENDAI_SAME)
+        for name, operation_id in (
+            ("GetTask", "getTask"),
+            ("UnlockTask", "unlockTask"),
+            ("CompleteTask", "completeTask"),
+            ("DiscardTask", "discardTask"),
+            ("ReportTask", "reportTask"),
+        )
+    }
+}
 
 
 def _sendai_change(operation_id: str, summary: str) -> Operation:
@@ -251,6 +277,7 @@ def _sendai_change(operation_id: str, summary: str) -> Operation:
         _SENDAI_CHANGE,
         body=ref("EmptyRequest"),
         body_required=False,
+        links=_SENDAI_LINKS,
     )
 
 
@@ -262,7 +289,7 @@ _SENDAI = ApiSpec(
     router=lambda: sendai_router(SendAITasks(), {}),
     operations={
         ("GET", TASK_PATH): Operation(
-            "getTask", "A task", {200: (JSON, ref("TaskEnvelope"))}, (404,)
+            "getTask", "A task", {200: (JSON, ref("TaskEnvelope"))}, (404,), links=_SENDAI_LINKS
         ),
         ("POST", TASK_PATH + "/unlock"): _sendai_change("unlockTask", "Unlock a task"),
         ("PUT", TASK_PATH + "/unlock"): _sendai_change("unlockTaskPut", "Unlock a task"),
@@ -402,6 +429,18 @@ def _flag(name: str, default: bool, description: str) -> dict[str, Any]:
 
 
 _CHUNKR_TASK = CHUNKR + "/{task_id}"
+_CHUNKR_SAME = {"task_id": "$response.body#/task_id"}
+_CHUNKR_LINKS = {
+    200: {
+        name: (operation_id, _CHUNKR_SAME)
+        for name, operation_id in (
+            ("GetTask", "getTask"),
+            ("UpdateTask", "updateTask"),
+            ("CancelTask", "cancelTask"),
+            ("DeleteTask", "deleteTask"),
+        )
+    }
+}
 _PLAIN = {"type": "string"}
 _CHUNKR = ApiSpec(
     name="chunkr",
@@ -416,6 +455,7 @@ _CHUNKR = ApiSpec(
             {200: (JSON, ref("TaskResponse"))},
             (400, 429),
             body=ref("CreateForm"),
+            links=_CHUNKR_LINKS,
         ),
         ("GET", _CHUNKR_TASK): Operation(
             "getTask",
@@ -439,6 +479,7 @@ _CHUNKR = ApiSpec(
             {200: (JSON, ref("TaskResponse"))},
             (400,),
             body=ref("Configuration"),
+            links=_CHUNKR_LINKS,
         ),
         ("GET", _CHUNKR_TASK + "/cancel"): Operation(
             "cancelTask",
@@ -499,6 +540,8 @@ _VL_SCHEMAS: dict[str, Any] = {
     "Error": obj({"detail": _STRING}),
 }
 _UUID_PATH = {"task_id": {"type": "string", "format": "uuid"}}
+_VL_FIRST = {"task_id": "$response.body#/tasks/0/task_id"}
+_VL_SAME = {"task_id": "$response.body#/task_id"}
 _VISUAL_LAYER = ApiSpec(
     name="visual_layer",
     title="Visual Layer Task Manager API (taskcore)",
@@ -512,6 +555,12 @@ _VISUAL_LAYER = ApiSpec(
             {200: (JSON, ref("TaskList"))},
             (422,),
             _query(LIST_PARAMETERS),
+            links={
+                200: {
+                    "AbortFirstTask": ("abortTask", _VL_FIRST),
+                    "RetryFirstTask": ("retryTask", _VL_FIRST),
+                }
+            },
         ),
         ("GET", VISUAL_LAYER + "/filters"): Operation(
             "getFilterOptions",
@@ -526,6 +575,7 @@ _VISUAL_LAYER = ApiSpec(
             {200: (JSON, ref("Task"))},
             (409, 422),
             path_schemas=_UUID_PATH,
+            links={200: {"RetryTask": ("retryTask", _VL_SAME)}},
         ),
         ("POST", VISUAL_LAYER + "/{task_id}/retry"): Operation(
             "retryTask",
@@ -533,6 +583,7 @@ _VISUAL_LAYER = ApiSpec(
             {200: (JSON, ref("Task"))},
             (400, 422),
             path_schemas=_UUID_PATH,
+            links={200: {"AbortTask": ("abortTask", _VL_SAME)}},
         ),
     },
     error_media=JSON,

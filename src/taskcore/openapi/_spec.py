@@ -77,6 +77,8 @@ class Operation:
         body: the request body's schema, or ``None`` for no body.
         body_required: whether the body must be sent.
         path_schemas: a path placeholder -> its schema (default: a non-empty string).
+        links: a success status -> OpenAPI links from its answer to other operations
+            (link name -> ``(operationId, {parameter: runtime expression})``).
     """
 
     operation_id: str
@@ -87,6 +89,7 @@ class Operation:
     body: Mapping[str, Any] | None = None
     body_required: bool = True
     path_schemas: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    links: Mapping[int, Mapping[str, tuple[str, Mapping[str, str]]]] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -161,6 +164,11 @@ def _operation(spec: ApiSpec, pattern: str, op: Operation) -> dict[str, Any]:
     }
     # A placeholder that names nothing (``..``, ``%2F``) is 404 on every API.
     path_errors = (404,) if parameters and parameters[0]["in"] == "path" else ()
+    for status, links in op.links.items():
+        responses[str(status)]["links"] = {
+            name: {"operationId": target, "parameters": dict(parameters)}
+            for name, (target, parameters) in links.items()
+        }
     for status in sorted({*op.errors, *COMMON_ERRORS, *path_errors}):
         responses[str(status)] = _error(spec, status)
     document: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary}
