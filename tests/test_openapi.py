@@ -108,7 +108,9 @@ def test_the_schemas_are_closed_so_an_unknown_key_is_refused() -> None:
 
 
 def test_request_bodies_and_query_come_from_the_parsers_tables() -> None:
-    from taskcore.claro.wire import NEW_ROWS_FIELDS
+    from taskcore.chunkr.wire import CREATE_FIELDS
+    from taskcore.claro.wire import BULK_FIELDS, NEW_ROWS_FIELDS
+    from taskcore.sendai.wire import COMPLETE_FIELDS, REPORT_FIELDS
     from taskcore.visual_layer.task import LIST_QUERY
 
     claro = DOCS["claro"]["components"]["schemas"]["NewRowsRequest"]
@@ -117,6 +119,12 @@ def test_request_bodies_and_query_come_from_the_parsers_tables() -> None:
     assert LIST_QUERY == {p["name"]: p["schema"] for p in listing}
     config = DOCS["chunkr"]["components"]["schemas"]["Configuration"]["properties"]
     assert {"type": ["string", "null"], "enum": ["All", "Auto", None]} == config["ocr_strategy"]
+    assert BULK_FIELDS == DOCS["claro"]["components"]["schemas"]["BulkRequest"]["properties"]
+    sendai = DOCS["sendai"]["components"]["schemas"]
+    assert REPORT_FIELDS == sendai["ReportRequest"]["properties"]
+    assert COMPLETE_FIELDS == sendai["CompleteRequest"]["properties"]
+    create = DOCS["chunkr"]["components"]["schemas"]["CreateForm"]["properties"]
+    assert CREATE_FIELDS["file"] == create["file"]
 
 
 def _pattern(template: str) -> re.Pattern[str]:

@@ -27,7 +27,7 @@ from typing import Any
 from taskcore import __version__
 from taskcore.http import Request, Response, Route, Router
 from taskcore.openapi._apis import SPECS
-from taskcore.openapi._spec import build
+from taskcore.openapi._spec import ApiSpec, build
 
 __all__ = ["APIS", "document", "document_path", "openapi_route", "rendered_documents"]
 
@@ -35,7 +35,7 @@ APIS: tuple[str, ...] = tuple(SPECS)
 """The APIs with a document: ``claro``, ``sendai``, ``chunkr``, ``visual_layer``."""
 
 
-def _spec(api: str) -> Any:
+def _spec(api: str) -> ApiSpec:
     spec = SPECS.get(api)
     if spec is None:
         raise ValueError(f"unknown API {api!r}; one of {', '.join(APIS)}")

@@ -31,7 +31,12 @@ from taskcore.sendai.http import TASK_PATH, sendai_router
 from taskcore.sendai.lifecycle import SendAIStatus
 from taskcore.sendai.service import SendAITasks
 from taskcore.sendai.task import StepType
-from taskcore.sendai.wire import MAX_ISSUES, MAX_META_FIELDS, MAX_TEXT_LENGTH, PROCESSING_STARTED
+from taskcore.sendai.wire import (
+    COMPLETE_FIELDS,
+    PROCESSING_STARTED,
+    REPORT_FIELDS,
+    REPORT_REQUIRED,
+)
 from taskcore.visual_layer.http import FILTER_PARAMETERS, LIST_PARAMETERS, visual_layer_router
 from taskcore.visual_layer.http import PREFIX as VISUAL_LAYER
 from taskcore.visual_layer.lifecycle import TaskType as VisualLayerType
@@ -201,17 +206,7 @@ _CLARO = ApiSpec(
 
 # -- Send AI --------------------------------------------------------------------------------
 
-_SENDAI_TEXT = {"type": "string", "maxLength": MAX_TEXT_LENGTH}
-_SENDAI_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LENGTH, "pattern": r"\S"}
-
-
-def _pairs(key: str, limit: int) -> dict[str, Any]:
-    item = obj({key: _SENDAI_NAME, "value": _SENDAI_TEXT})
-    return {"type": "array", "maxItems": limit, "items": item}
-
-
 _PAGE_NUMBER = {"type": "integer", "minimum": 1}
-_ISSUES = {**_pairs("label", MAX_ISSUES), "minItems": 1}
 _SENDAI_SCHEMAS: dict[str, Any] = {
     "Task": obj(
         {
@@ -241,11 +236,8 @@ _SENDAI_SCHEMAS: dict[str, Any] = {
         },
         ("payload",),
     ),
-    "CompleteRequest": obj({"meta": _pairs("name", MAX_META_FIELDS)}, ()),
-    "ReportRequest": obj(
-        {"issues": _ISSUES, "message": nullable(_SENDAI_TEXT)},
-        ("issues",),
-    ),
+    "CompleteRequest": obj(COMPLETE_FIELDS, ()),
+    "ReportRequest": obj(REPORT_FIELDS, REPORT_REQUIRED),
     "EmptyRequest": {"type": "object", "maxProperties": 0},
     "Error": obj({"code": _STRING, "message": _STRING}),
 }
