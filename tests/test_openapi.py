@@ -171,10 +171,11 @@ def test_the_routers_answers_to_documented_requests_conform(api: str) -> None:
         for method in item:  # every operation answered with success at least once
             assert checker.seen[(api, path, method)] & {200, 201}, (path, method)
     # ... and every status the document declares was given, but for a bug's 500 and a
-    # busy store's 503, which no scenario causes.
+    # busy store's 503, which no scenario causes, and the server adapters' 413 and 415,
+    # which the sans-IO router never answers.
     statuses = set().union(*checker.seen.values())
     assert {int(s) for item in DOCS[api]["paths"].values() for op in item.values()
-            for s in op["responses"]} - {500, 503} <= statuses  # fmt: skip
+            for s in op["responses"]} - {500, 503, 413, 415} <= statuses  # fmt: skip
 
 
 def test_a_route_the_api_does_not_declare_is_refused() -> None:

@@ -28,6 +28,8 @@ _REASONS = {
     401: "Missing or unknown API key",
     404: "Not found",
     409: "Conflict",
+    413: "Request body too large (the server adapter's limit)",
+    415: "Unsupported Content-Type (the server adapter's check): send application/json",
     422: "Invalid parameter",
     429: "Too many requests: retry after Retry-After seconds",
     500: "Internal error (logged; nothing of it is shown)",
@@ -35,6 +37,9 @@ _REASONS = {
 }
 COMMON_ERRORS = (401, 500, 503)
 """Statuses every operation can answer: a bad key, a bug, a busy store."""
+BODY_ERRORS = (413, 415)
+"""Statuses the HTTP server adapters (taskcore.asgi, taskcore.wsgi) answer for a request
+body, before the router sees it: too large, or not JSON."""
 
 
 def ref(name: str) -> dict[str, str]:
@@ -166,10 +171,11 @@ def _operation(spec: ApiSpec, pattern: str, op: Operation) -> dict[str, Any]:
     path_errors = (404,) if parameters and parameters[0]["in"] == "path" else ()
     for status, links in op.links.items():
         responses[str(status)]["links"] = {
-            name: {"operationId": target, "parameters": dict(parameters)}
-            for name, (target, parameters) in links.items()
+            name: {"operationId": target, "parameters": dict(given)}
+            for name, (target, given) in links.items()
         }
-    for status in sorted({*op.errors, *COMMON_ERRORS, *path_errors}):
+    body_errors = BODY_ERRORS if op.body is not None else ()
+    for status in sorted({*op.errors, *COMMON_ERRORS, *path_errors, *body_errors}):
         responses[str(status)] = _error(spec, status)
     document: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary}
     if parameters:
