@@ -145,3 +145,14 @@ def test_a_webhook_owed_when_the_server_is_killed_is_delivered_after_a_restart(
         assert 201 == created.status, created.body
     finally:
         assert 0 == again.stop()[0]
+
+
+def test_each_api_s_openapi_document_is_served() -> None:
+    server = Server("--no-webhooks")
+    try:
+        for api in ("claro", "sendai", "chunkr", "visual_layer"):
+            answer = call(server.url, "GET", f"/openapi/{api}.json")
+            assert 200 == answer.status
+            assert "3.1.0" == json.loads(answer.body)["openapi"]
+    finally:
+        assert 0 == server.stop()[0]

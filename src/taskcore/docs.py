@@ -1,7 +1,8 @@
 """Documentation generated from code (a test fails when the committed docs drift).
 
 Every lifecycle's Markdown page (transition table, allowed events per state, Mermaid
-diagram) and the error catalogue are rendered from the same tables the engine runs.
+diagram), the error catalogue and the OpenAPI documents (``openapi/<api>.json``,
+:mod:`taskcore.openapi`) are rendered from the same tables the engine runs.
 ``make docs`` (``python -m taskcore docs docs``) writes them; a test fails when the
 committed files drift from what this module renders.
 """
@@ -16,6 +17,7 @@ from taskcore.chunkr.lifecycle import CHUNKR_TASK
 from taskcore.claro.lifecycle import CLARO_TASK
 from taskcore.errors import catalogue
 from taskcore.lifecycle import Lifecycle
+from taskcore.openapi import rendered_documents
 from taskcore.sendai.lifecycle import SENDAI_TASK
 from taskcore.visual_layer.lifecycle import VL_TASK
 
@@ -132,6 +134,7 @@ def rendered_docs() -> Mapping[str, str]:
         f"lifecycles/{lc.name.replace('.', '_')}.md": render_lifecycle(lc) for lc in LIFECYCLES
     }
     files["errors.md"] = render_error_catalogue()
+    files.update(rendered_documents())  # the OpenAPI documents (taskcore.openapi)
     return files
 
 

@@ -54,6 +54,7 @@ from taskcore.errors import (
 )
 from taskcore.fixtures import Loaded, load
 from taskcore.http import Request, Response, Route, Router, json_response
+from taskcore.openapi import APIS, openapi_route
 from taskcore.sendai import ApiKey, Document, SendAITasks, Step
 from taskcore.sendai.http import MAX_BODY_BYTES as SENDAI_MAX_BODY
 from taskcore.sendai.http import sendai_router
@@ -276,8 +277,9 @@ def build_handler(
     base_url: str = "http://127.0.0.1:8000",
     extra_routes: Sequence[Route] = (),
 ) -> Mounts:
-    """The four routers at their documented prefixes, ``GET /healthz``, and
-    ``extra_routes``.
+    """The four routers at their documented prefixes, ``GET /healthz``, each API's
+    OpenAPI document at ``GET /openapi/<api>.json`` (``claro``, ``sendai``, ``chunkr``,
+    ``visual_layer``), and ``extra_routes``.
 
     | API | prefix | bodies | largest body |
     | --- | --- | --- | --- |
@@ -312,7 +314,11 @@ def build_handler(
                 max_body=VISUAL_LAYER_MAX_BODY,
             ),
         ],
-        extra_routes=[Route("GET", "/healthz", healthz), *extra_routes],
+        extra_routes=[
+            Route("GET", "/healthz", healthz),
+            *(openapi_route(api) for api in APIS),
+            *extra_routes,
+        ],
     )
 
 

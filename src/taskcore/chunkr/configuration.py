@@ -37,8 +37,13 @@ import attrs
 from taskcore.errors import ValidationError
 
 __all__ = [
+    "CHUNK_PROCESSING_FIELDS",
+    "CONFIGURATION_FIELDS",
+    "GENERATION_CONFIG_FIELDS",
+    "LLM_PROCESSING_FIELDS",
     "MAX_EXPIRES_IN",
     "MAX_TEXT_LENGTH",
+    "SEGMENT_KEYS",
     "ChunkProcessing",
     "Configuration",
     "CroppingStrategy",
@@ -56,6 +61,7 @@ __all__ = [
     "SegmentationStrategy",
     "Tokenizer",
     "TokenizerType",
+    "field_schema",
 ]
 
 MAX_EXPIRES_IN = 2**31 - 1
@@ -158,6 +164,37 @@ Parser = Callable[[Any, str], Any]
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 
 
+_SCHEMAS: dict[Parser, dict[str, Any]] = {}
+"""The JSON Schema of each value parser below (what :func:`field_schema` answers)."""
+P = TypeVar("P", bound=Parser)
+
+
+def _declare(parser: P, schema: dict[str, Any]) -> P:
+    """Record ``schema`` as the JSON Schema of the values ``parser`` accepts."""
+    _SCHEMAS[parser] = schema
+    return parser
+
+
+def field_schema(parser: Parser) -> dict[str, Any]:
+    """The JSON Schema of the values a field parser of a ``*_FIELDS`` table accepts
+    (``null`` aside, which every field takes as "not given").
+
+    Args:
+        parser: a value of :data:`CONFIGURATION_FIELDS` or another ``*_FIELDS`` table.
+
+    Returns:
+        A JSON Schema (a fresh dict); for an object parser (``ChunkProcessing.from_wire``)
+        ``{"x-taskcore-object": <class name>}``, which the caller resolves.
+
+    Raises:
+        KeyError: ``parser`` is not one of the declared parsers.
+    """
+    owner = getattr(parser, "__self__", None)
+    if isinstance(owner, type):
+        return {"x-taskcore-object": owner.__name__}
+    return dict(_SCHEMAS[parser])
+
+
 def _type_error(path: str, expected: str) -> ValidationError:
     return ValidationError(f"Invalid value for {path}: expected {expected}", field=path)
 
@@ -200,13 +237,16 @@ def _enum(kind: type[E]) -> Callable[[Any, str], E]:
                 f"Unknown value {value!r} for {path}: expected one of {known}", field=path
             ) from None
 
-    return parse
+    return _declare(parse, {"type": "string", "enum": [k.value for k in kind]})
 
 
 def _bool(value: Any, path: str) -> bool:
     if not isinstance(value, bool):
         raise _type_error(path, "true or false")
     return value
+
+
+_declare(_bool, {"type": "boolean"})
 
 
 def _int(limit: int) -> Callable[[Any, str], int]:
@@ -216,7 +256,7 @@ def _int(limit: int) -> Callable[[Any, str], int]:
         number: int = value
         return number
 
-    return parse
+    return _declare(parse, {"type": "integer", "minimum": 0, "maximum": limit})
 
 
 def _number(value: Any, path: str) -> float:
@@ -234,6 +274,10 @@ def _text(value: Any, path: str) -> str:
     return value
 
 
+_declare(_number, {"type": "number"})
+_declare(_text, {"type": "string", "maxLength": MAX_TEXT_LENGTH})
+
+
 def _enum_list(kind: type[E]) -> Callable[[Any, str], tuple[E, ...]]:
     item = _enum(kind)
 
@@ -242,7 +286,7 @@ def _enum_list(kind: type[E]) -> Callable[[Any, str], tuple[E, ...]]:
             raise _type_error(path, f"a list of at most {len(kind)} values")
         return tuple(item(v, f"{path}[{i}]") for i, v in enumerate(value))
 
-    return parse
+    return _declare(parse, {"type": "array", "maxItems": len(kind), "items": _SCHEMAS[item]})
 
 
 def _memo_wire(value: Any, build: Callable[[Any], Any]) -> Any:
@@ -325,7 +369,7 @@ class GenerationConfig:
         Raises:
             ValidationError: an unknown field or enum value, a wrong type.
         """
-        return cls(**_fields(value, path, _GENERATION_FIELDS))
+        return cls(**_fields(value, path, GENERATION_CONFIG_FIELDS))
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON object, every field present (``null`` when not set); shared, not
@@ -333,7 +377,7 @@ class GenerationConfig:
         return _memo_wire(self, _plain_wire)  # type: ignore[no-any-return]
 
 
-_GENERATION_FIELDS: dict[str, Parser] = {
+GENERATION_CONFIG_FIELDS: dict[str, Parser] = {
     "format": _enum(SegmentFormat),
     "strategy": _enum(GenerationStrategy),
     "crop_image": _enum(CroppingStrategy),
@@ -414,6 +458,8 @@ _SEGMENT_KEYS: dict[str, SegmentType] = {
     **{t.value: t for t in SegmentType},
     **{_snake(t): t for t in SegmentType},
 }
+SEGMENT_KEYS: tuple[str, ...] = tuple(_SEGMENT_KEYS)
+"""The keys ``segment_processing`` accepts: each segment type and its snake-case name."""
 
 
 @attrs.frozen
@@ -466,14 +512,14 @@ class ChunkProcessing:
         Raises:
             ValidationError: an unknown field or value, a wrong type.
         """
-        return cls(**_fields(value, path, _CHUNK_FIELDS))
+        return cls(**_fields(value, path, CHUNK_PROCESSING_FIELDS))
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON object, every field present; shared, not to be changed."""
         return _memo_wire(self, _plain_wire)  # type: ignore[no-any-return]
 
 
-_CHUNK_FIELDS: dict[str, Parser] = {
+CHUNK_PROCESSING_FIELDS: dict[str, Parser] = {
     "ignore_headers_and_footers": _bool,
     "target_length": _int(MAX_INT),
     "tokenizer": TokenizerType.from_wire,
@@ -527,7 +573,7 @@ class LlmProcessing:
         Raises:
             ValidationError: an unknown field or value, a wrong type.
         """
-        return cls(**_fields(value, path, _LLM_FIELDS))
+        return cls(**_fields(value, path, LLM_PROCESSING_FIELDS))
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON object; a ``temperature`` or ``fallback_strategy`` not set is left
@@ -544,7 +590,7 @@ def _llm_wire(value: LlmProcessing) -> dict[str, Any]:
     return wire
 
 
-_LLM_FIELDS: dict[str, Parser] = {
+LLM_PROCESSING_FIELDS: dict[str, Parser] = {
     "model_id": _text,
     "fallback_strategy": FallbackStrategy.from_wire,
     "max_completion_tokens": _int(MAX_INT),

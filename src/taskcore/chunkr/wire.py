@@ -31,13 +31,37 @@ from taskcore.chunkr.task import ChunkrTask
 from taskcore.clock import format_instant
 from taskcore.errors import ValidationError
 
-__all__ = ["MAX_FILE_NAME_LENGTH", "CreateForm", "parse_create", "parse_update", "task_response"]
+__all__ = [
+    "CREATE_FIELDS",
+    "MAX_FILE_NAME_LENGTH",
+    "CreateForm",
+    "parse_create",
+    "parse_update",
+    "task_response",
+]
 
 MAX_FILE_NAME_LENGTH = 255
 """The longest ``file_name`` accepted, in characters."""
 
 _DATA_URL = re.compile(r"\Adata:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[^;,]*)*;base64,", re.ASCII)
 """A ``data:`` URL of base64 content, parameters allowed (RFC 2397: ``;name=a.pdf``)."""
+_BASE64 = r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)"
+
+CREATE_FIELDS: dict[str, dict[str, Any]] = {
+    "file": {
+        "type": "string",
+        "minLength": 1,
+        "anyOf": [
+            {"pattern": r"^https?://[A-Za-z0-9.-]+(?:[/?#]\S*)?$"},
+            {"pattern": rf"^(?:data:[\w.+-]+/[\w.+-]+;base64,)?{_BASE64}$"},
+        ],
+        "description": "The document: an http(s) URL, a data: URL of base64, or base64",
+    },
+    "file_name": {"type": "string", "maxLength": MAX_FILE_NAME_LENGTH},
+}
+"""The create form's own fields (beside the configuration's) as JSON Schemas: the
+parser takes ``file_name``'s bound from here and taskcore.openapi writes them.  A value
+the patterns admit can still be refused (a URL whose host does not parse)."""
 
 
 @attrs.frozen
@@ -104,12 +128,10 @@ def parse_create(body: Any) -> CreateForm:
         raise ValidationError("Missing field file", field="file")
     file_url, file_data = _file(fields.pop("file"))
     file_name = fields.pop("file_name", None)
-    if file_name is not None and (
-        not isinstance(file_name, str) or len(file_name) > MAX_FILE_NAME_LENGTH
-    ):
+    longest = CREATE_FIELDS["file_name"]["maxLength"]
+    if file_name is not None and (not isinstance(file_name, str) or len(file_name) > longest):
         raise ValidationError(
-            f"Invalid value for file_name: expected a string of at most "
-            f"{MAX_FILE_NAME_LENGTH} characters",
+            f"Invalid value for file_name: expected a string of at most {longest} characters",
             field="file_name",
         )
     return CreateForm(Configuration.from_wire(fields), file_url, file_data, file_name)

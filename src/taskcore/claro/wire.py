@@ -33,7 +33,10 @@ from taskcore.clock import format_wire_instant, whole_second
 from taskcore.errors import ValidationError
 
 __all__ = [
+    "BULK_FIELDS",
     "MAX_ROW_COUNT",
+    "NEW_ROWS_FIELDS",
+    "NEW_ROWS_REQUIRED",
     "BulkRequest",
     "NewRowsRequest",
     "cancel_response",
@@ -48,7 +51,27 @@ __all__ = [
 MAX_ROW_COUNT = 10_000
 """The documented maximum ``rowCount``."""
 
-_SELECTION_FIELDS = ("cellIds", "rowIds", "columnIds", "processOnlyEmpty")
+_WEBHOOK_ID: dict[str, Any] = {"type": "string", "minLength": 1}
+_IDS: dict[str, Any] = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+
+# The request bodies' fields as data, each a JSON Schema: the parsers below take the
+# field names and bounds from here, and taskcore.openapi writes these very schemas.
+NEW_ROWS_FIELDS: dict[str, dict[str, Any]] = {
+    "rowCount": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_COUNT},
+    "webhookId": _WEBHOOK_ID,
+}
+"""The fields of a ``POST .../tasks/new-rows`` body and their JSON Schemas."""
+NEW_ROWS_REQUIRED = ("rowCount",)
+"""The fields a new-rows body must have."""
+BULK_FIELDS: dict[str, dict[str, Any]] = {
+    "cellIds": _IDS,
+    "rowIds": _IDS,
+    "columnIds": _IDS,
+    "processOnlyEmpty": {"type": "boolean"},
+    "webhookId": _WEBHOOK_ID,
+}
+"""The fields of a ``POST .../tasks/bulk`` body (all optional) and their JSON Schemas."""
+_SELECTION_FIELDS = tuple(name for name in BULK_FIELDS if name != "webhookId")
 
 
 @attrs.frozen
@@ -99,17 +122,19 @@ def parse_new_rows(body: Any) -> NewRowsRequest:
             integer, or outside 1..10000, or ``webhookId`` not a non-empty string.
     """
     body = _object(body)
-    _refuse_unknown(body, ("rowCount", "webhookId"))
-    if "rowCount" not in body:
-        raise ValidationError("rowCount is required", field="rowCount")
+    _refuse_unknown(body, tuple(NEW_ROWS_FIELDS))
+    for name in NEW_ROWS_REQUIRED:
+        if name not in body:
+            raise ValidationError(f"{name} is required", field=name)
     row_count = body["rowCount"]
+    low, high = NEW_ROWS_FIELDS["rowCount"]["minimum"], NEW_ROWS_FIELDS["rowCount"]["maximum"]
     # A JSON number with a fraction or exponent (100.0, 1E2) is a float here, never an
     # integer, and bool is not one either.
     if type(row_count) is not int:
         raise ValidationError("rowCount must be an integer", field="rowCount")
-    if not 1 <= row_count <= MAX_ROW_COUNT:
+    if not low <= row_count <= high:
         raise ValidationError(
-            f"rowCount must be between 1 and {MAX_ROW_COUNT}, not {row_count}", field="rowCount"
+            f"rowCount must be between {low} and {high}, not {row_count}", field="rowCount"
         )
     return NewRowsRequest(row_count, _webhook_id(body))
 
@@ -122,7 +147,7 @@ def parse_bulk(body: Any) -> BulkRequest:
         InvalidSelection: ``cellIds`` with ``rowIds``/``columnIds``, or an empty array.
     """
     body = _object(body)
-    _refuse_unknown(body, (*_SELECTION_FIELDS, "webhookId"))
+    _refuse_unknown(body, tuple(BULK_FIELDS))
     webhook_id = _webhook_id(body)
     selection = Selection.from_wire({k: v for k, v in body.items() if k in _SELECTION_FIELDS})
     return BulkRequest(selection, webhook_id)

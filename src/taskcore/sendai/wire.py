@@ -27,10 +27,13 @@ from taskcore.errors import TaskcoreError, ValidationError
 from taskcore.sendai.task import Issue, MetaField, SendAITask
 
 __all__ = [
+    "COMPLETE_FIELDS",
     "MAX_ISSUES",
     "MAX_META_FIELDS",
     "MAX_TEXT_LENGTH",
     "PROCESSING_STARTED",
+    "REPORT_FIELDS",
+    "REPORT_REQUIRED",
     "ReportBody",
     "complete_response",
     "error_body",
@@ -49,6 +52,32 @@ MAX_ISSUES: Final = 100
 """The most issues one report may carry."""
 MAX_TEXT_LENGTH: Final = 10_000
 """The longest name, value, label or message, in characters."""
+
+
+def _pairs_schema(key: str, limit: int) -> dict[str, Any]:
+    """At most ``limit`` objects ``{key: non-blank text, "value": text}``."""
+    named = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_LENGTH, "pattern": r"\S"}
+    text = {"type": "string", "maxLength": MAX_TEXT_LENGTH}
+    item = {
+        "type": "object",
+        "properties": {key: named, "value": text},
+        "required": [key, "value"],
+        "additionalProperties": False,
+    }
+    return {"type": "array", "maxItems": limit, "items": item}
+
+
+# The request bodies' fields as data, each a JSON Schema: the parsers below take the
+# field names and bounds from here, and taskcore.openapi writes these very schemas.
+COMPLETE_FIELDS: Final[dict[str, dict[str, Any]]] = {"meta": _pairs_schema("name", MAX_META_FIELDS)}
+"""The fields of ``complete``'s optional body (all optional)."""
+REPORT_FIELDS: Final[dict[str, dict[str, Any]]] = {
+    "issues": {**_pairs_schema("label", MAX_ISSUES), "minItems": 1},
+    "message": {"type": ["string", "null"], "maxLength": MAX_TEXT_LENGTH},
+}
+"""The fields of ``report``'s body."""
+REPORT_REQUIRED: Final = ("issues",)
+"""The fields a report body must have."""
 
 
 def task_to_wire(task: SendAITask) -> dict[str, Any]:
@@ -145,10 +174,10 @@ def parse_complete(body: Any) -> tuple[MetaField, ...] | None:
     """
     if body is None:
         return None
-    doc = _object(body, None, {"meta"})
+    doc = _object(body, None, set(COMPLETE_FIELDS))
     if "meta" not in doc:
         return None
-    pairs = _pairs(doc["meta"], "meta", "name", MAX_META_FIELDS)
+    pairs = _pairs(doc["meta"], "meta", "name", COMPLETE_FIELDS["meta"]["maxItems"])
     return tuple(MetaField(name, value) for name, value in pairs)
 
 
@@ -180,11 +209,13 @@ def parse_report(body: Any) -> ReportBody:
             a list of ``{"label": non-empty string, "value": string}`` objects, a
             ``message`` that is not a string or null, or over the bounds.
     """
-    doc = _object(body, None, {"issues", "message"})
-    if "issues" not in doc:
-        raise ValidationError("'issues' is required", field="issues")
+    doc = _object(body, None, set(REPORT_FIELDS))
+    for name in REPORT_REQUIRED:
+        if name not in doc:
+            raise ValidationError(f"{name!r} is required", field=name)
+    limit = REPORT_FIELDS["issues"]["maxItems"]
     issues = tuple(Issue(label, value) for label, value in
-                   _pairs(doc["issues"], "issues", "label", MAX_ISSUES))  # fmt: skip
+                   _pairs(doc["issues"], "issues", "label", limit))  # fmt: skip
     if not issues:
         raise ValidationError("'issues' must not be empty", field="issues")
     message = doc.get("message")

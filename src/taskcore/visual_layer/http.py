@@ -25,27 +25,16 @@ from taskcore.errors import TaskcoreError, Unauthorized
 from taskcore.http import Request, Response, Route, Router, bearer_token, json_response
 from taskcore.visual_layer.errors import detail_body
 from taskcore.visual_layer.service import VisualLayerTasks, valid_user
-from taskcore.visual_layer.task import TaskQuery, canonical_uuid
+from taskcore.visual_layer.task import LIST_QUERY, TaskQuery, canonical_uuid
 from taskcore.visual_layer.wire import filter_options_response, list_response, task_object
 
-__all__ = ["LIST_PARAMETERS", "PREFIX", "render_error", "visual_layer_router"]
+__all__ = ["FILTER_PARAMETERS", "LIST_PARAMETERS", "PREFIX", "render_error", "visual_layer_router"]
 
 PREFIX = "/api/v1/tasks"
-LIST_PARAMETERS = (
-    "dataset_id",
-    "dataset_name",
-    "task_type",
-    "task_status",
-    "created_by",
-    "start_time_from",
-    "start_time_to",
-    "sort_by",
-    "sort_order",
-    "page",
-    "page_size",
-)
+LIST_PARAMETERS = tuple(LIST_QUERY)
 """The documented query parameters of ``GET /api/v1/tasks``."""
-_WINDOW = ("start_time_from", "start_time_to")
+FILTER_PARAMETERS = ("start_time_from", "start_time_to")
+"""The query parameters of ``GET /api/v1/tasks/filters`` (the time window)."""
 
 
 def render_error(error: TaskcoreError) -> Response:
@@ -82,7 +71,7 @@ def visual_layer_router(service: VisualLayerTasks, tokens: Mapping[str, str]) ->
 
     def filters(request: Request, params: Mapping[str, str]) -> Response:
         caller = user(request)
-        options = service.filter_options(caller, query(request, _WINDOW))
+        options = service.filter_options(caller, query(request, FILTER_PARAMETERS))
         return json_response(200, filter_options_response(options))
 
     def abort(request: Request, params: Mapping[str, str]) -> Response:

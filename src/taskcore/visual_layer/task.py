@@ -29,6 +29,7 @@ from taskcore.visual_layer.errors import InvalidParameter
 from taskcore.visual_layer.lifecycle import TaskType, VisualLayerStatus
 
 __all__ = [
+    "LIST_QUERY",
     "PAGE_SIZES",
     "SORT_FIELDS",
     "Dataset",
@@ -280,21 +281,51 @@ def _to(value: object) -> datetime | None:
 
 
 def _sort_by(value: object) -> str:
-    _one_of("sort_by", value, SORT_FIELDS)
+    _one_of("sort_by", value, LIST_QUERY["sort_by"]["enum"])
     return str(value)
 
 
 def _sort_order(value: object) -> SortOrder:
-    _one_of("sort_order", value, SortOrder)
+    _one_of("sort_order", value, LIST_QUERY["sort_order"]["enum"])
     return SortOrder(str(value))
 
 
+def _bounded(name: str, value: object) -> int:
+    schema = LIST_QUERY[name]
+    return _whole(name, value, schema["minimum"], schema["maximum"])
+
+
 def _page(value: object) -> int:
-    return _whole("page", value, 1, MAX_PAGE)
+    return _bounded("page", value)
 
 
 def _page_size(value: object) -> int:
-    return _whole("page_size", value, PAGE_SIZES[0], PAGE_SIZES[-1])
+    return _bounded("page_size", value)
+
+
+_TEXT: dict[str, Any] = {"type": "string", "minLength": 1}
+_INSTANT: dict[str, Any] = {"type": "string", "format": "date-time"}
+LIST_QUERY: dict[str, dict[str, Any]] = {
+    "dataset_id": {"type": "string", "format": "uuid"},
+    "dataset_name": _TEXT,
+    "task_type": {"type": "string", "enum": [t.value for t in TaskType]},
+    "task_status": {"type": "string", "enum": [s.value for s in VisualLayerStatus]},
+    "created_by": _TEXT,
+    "start_time_from": _INSTANT,
+    "start_time_to": _INSTANT,
+    "sort_by": {"type": "string", "enum": list(SORT_FIELDS), "default": "start_time"},
+    "sort_order": {"type": "string", "enum": [o.value for o in SortOrder], "default": "desc"},
+    "page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+    "page_size": {
+        "type": "integer",
+        "minimum": PAGE_SIZES[0],
+        "maximum": PAGE_SIZES[-1],
+        "default": 20,
+    },
+}
+"""The list query's parameters as data, each a JSON Schema (wire form) with its default:
+:class:`TaskQuery` checks against these bounds, enums and defaults, and taskcore.openapi
+writes these very schemas.  The order is the documentation's."""
 
 
 @attrs.frozen
@@ -316,10 +347,12 @@ class TaskQuery:
     created_by: str | None = attrs.field(default=None, converter=_created_by)
     start_time_from: datetime | None = attrs.field(default=None, converter=_from)
     start_time_to: datetime | None = attrs.field(default=None, converter=_to)
-    sort_by: str = attrs.field(default="start_time", converter=_sort_by)
-    sort_order: SortOrder = attrs.field(default=SortOrder.DESC, converter=_sort_order)
-    page: int = attrs.field(default=1, converter=_page)
-    page_size: int = attrs.field(default=20, converter=_page_size)
+    sort_by: str = attrs.field(default=LIST_QUERY["sort_by"]["default"], converter=_sort_by)
+    sort_order: SortOrder = attrs.field(
+        default=LIST_QUERY["sort_order"]["default"], converter=_sort_order
+    )
+    page: int = attrs.field(default=LIST_QUERY["page"]["default"], converter=_page)
+    page_size: int = attrs.field(default=LIST_QUERY["page_size"]["default"], converter=_page_size)
 
     @classmethod
     def build(cls, **given: object) -> TaskQuery:
