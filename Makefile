@@ -8,6 +8,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HYPOTHESIS_PROFILE ?= ci
+# pytest-xdist workers: the suite runs on every core (`make test PYTEST_WORKERS=0` for one
+# process, say to debug).
+PYTEST_WORKERS ?= auto
 PIP_INSTALL := python -m pip install --quiet --disable-pip-version-check
 INSTALL_SPEC := -e '.[dev]'
 # The other supported Pythons: `make test-matrix` runs the suite on each, in .venv-X.Y.
@@ -39,7 +42,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict src tests bench
 
 pytest: $(STAMP)
-	$(BIN)/python -m pytest --hypothesis-profile=$(HYPOTHESIS_PROFILE) \
+	$(BIN)/python -m pytest --hypothesis-profile=$(HYPOTHESIS_PROFILE) -n $(PYTEST_WORKERS) \
 		--cov=taskcore --cov-branch --cov-report=term --cov-fail-under=95
 
 # The suite alone (no lint, types or coverage: `make test` does those once) on each of
@@ -53,7 +56,7 @@ test-matrix: $(addprefix pytest-,$(PYTHONS))
 	touch $@
 
 pytest-%: .venv-%/.installed
-	.venv-$*/bin/python -m pytest --hypothesis-profile=$(HYPOTHESIS_PROFILE)
+	.venv-$*/bin/python -m pytest --hypothesis-profile=$(HYPOTHESIS_PROFILE) -n $(PYTEST_WORKERS)
 
 # `make test` in .venv-lowest, every dependency at the lower bound pyproject.toml gives it
 # (.ci/lowest_requirements.py), so those bounds stay true; its own mypy cache, as mypy
