@@ -84,7 +84,8 @@ def check_value(column: str, kind: type[str] | type[int], value: object) -> Valu
             raise ValueError(f"column {column!r} cannot hold NUL")
         if not value.isascii() and _SURROGATE.search(value):
             raise ValueError(f"column {column!r} cannot hold a lone surrogate")
-    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return value
+    if not isinstance(value, int) or not -(2**63) <= value < 2**63:
         raise ValueError(f"column {column!r} holds 64-bit integers, not {value!r}")
     return value
 
