@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import os
 import re
+import signal
 import socket
+import subprocess
 import sys
 import textwrap
 
@@ -36,7 +38,7 @@ def gone(pid: int) -> bool:
 
 
 def fake_server(script: str) -> list[str]:
-    """A command running ``script`` in a fresh Python, standing in for the server."""
+    """A command running ``script`` in a fresh Python (standing in for the server)."""
     return [sys.executable, "-c", textwrap.dedent(script)]
 
 
@@ -211,6 +213,32 @@ def test_ctrl_c_stops_the_server_and_ends_the_demo() -> None:
     assert text.endswith("\ntaskcore demo: interrupted; the server is stopped.\n")
     assert "DATASET_LOCKED" in text
     assert gone(server_pid(text))
+
+
+def test_sigterm_to_the_demo_stops_its_server_too() -> None:
+    script = """
+        import io, os, signal, sys
+        from taskcore.walkthrough import run
+
+        class Terminating(io.StringIO):  # SIGTERM arrives while the Chunkr part runs
+            def write(self, text):
+                if "== Chunkr" in text:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return super().write(text)
+
+        out = Terminating()
+        status = run(out)
+        sys.stdout.write(out.getvalue())
+        raise SystemExit(status)
+    """
+    result = subprocess.run(
+        fake_server(script), capture_output=True, text=True, check=False, timeout=120
+    )
+    assert (128 + signal.SIGTERM, "") == (result.returncode, result.stderr), result.stdout
+    assert result.stdout.endswith("\ntaskcore demo: stopped by SIGTERM; the server is stopped.\n")
+    assert "DATASET_LOCKED" in result.stdout
+    assert "Task queued for update" not in result.stdout
+    assert gone(server_pid(result.stdout))
 
 
 def test_a_server_that_went_away_is_a_demo_error() -> None:

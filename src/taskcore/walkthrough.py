@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import FrameType
 from typing import IO, Any, Final, TextIO
 from urllib.parse import urlencode, urlsplit
 
@@ -429,6 +430,34 @@ def running_server(
         raise DemoError(f"the server exited with status {code}")
 
 
+class _Stopped(BaseException):
+    """SIGTERM or SIGHUP reached the demo (a BaseException, as KeyboardInterrupt is, so
+    that no ``except Exception`` swallows it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`_Stopped` while inside, so that the server
+    is stopped on the way out (main thread only; elsewhere signals are left alone)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise _Stopped(signum)
+
+    saved = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, previous in saved.items():
+            signal.signal(signum, previous)
+
+
 def run(out: TextIO, *, command: Sequence[str] | None = None) -> int:
     """Run the whole walkthrough against a fresh demo server; print it on ``out``.
 
@@ -439,9 +468,11 @@ def run(out: TextIO, *, command: Sequence[str] | None = None) -> int:
     Returns:
         0 when every step went as scripted and the server stopped cleanly; 1 otherwise
         (a line on ``out`` says why, then the server's own error output); 130 on
-        Ctrl-C (KeyboardInterrupt).  No server process is left running in any case.
+        Ctrl-C (KeyboardInterrupt); 128 + the signal's number when SIGTERM or SIGHUP
+        stops the demo (in the main thread).  No server process is left running in
+        any case.
     """
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as err:
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as err, _stopped_by_signals():
         try:
             with running_server(command, err=err) as (url, demo, pid):
                 out.write(f"taskcore serve (process {pid}) is listening on {url}\n")
@@ -457,5 +488,9 @@ def run(out: TextIO, *, command: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             out.write("\ntaskcore demo: interrupted; the server is stopped.\n")
             return 130
+        except _Stopped as stopped:
+            name = signal.Signals(stopped.signum).name
+            out.write(f"\ntaskcore demo: stopped by {name}; the server is stopped.\n")
+            return 128 + stopped.signum
     out.write("The server stopped cleanly.\n")
     return 0
