@@ -25,6 +25,8 @@ $(STAMP): $(INSTALL_INPUTS)
 	$(BIN)/$(PIP_INSTALL) $(INSTALL_SPEC)
 	touch $(STAMP)
 
+# The walkthrough of the four APIs over real HTTP: starts `taskcore serve --demo` on a free
+# port of 127.0.0.1, prints each request and answer, stops it (docs/server.md, "Demo").
 demo: $(STAMP)
 	$(BIN)/python -m taskcore demo
 
