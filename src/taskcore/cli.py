@@ -64,9 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="taskcore",
         description="taskcore, the reference implementation of task API lifecycles. "
-        "Implemented: Claro dataset tasks (lifecycle, cell selections, dataset locks, "
-        "service and HTTP router) and Send AI document tasks (review pipeline, unlock, "
-        "complete, discard, report).",
+        "Implemented: Claro dataset tasks (cell selections, dataset locks, webhooks), Send "
+        "AI document tasks (review pipeline, unlock, complete, discard, report), Chunkr "
+        "parse tasks (updates that re-run and revert) and the Visual Layer task manager "
+        "(indexed listings, abort, retry), each as a service, a sans-IO HTTP router and an "
+        "OpenAPI document, served together by `taskcore serve`.",
         epilog="Documentation: https://github.com/taskcore/taskcore/tree/main/docs",
     )
     parser.add_argument("--version", action="version", version=f"taskcore {__version__}")
