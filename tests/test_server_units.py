@@ -214,6 +214,11 @@ def test_main_with_demo_prints_the_keys_and_warns_without_keys(tmp_path: Path) -
         ({"store": "redis"}, "--store must be"),
         ({"fixtures": "f.json"}, "cannot read f.json"),
         ({"host": "192.0.2.1"}, "Cannot listen on 192.0.2.1"),
+        ({"port": 70000}, "a port is 0..65535"),
+        ({"store": "sqlite:/nonexistent/dir/x.db"}, "unable to open database file"),
+        ({"worker_failure_rate": 1.5}, "need --worker or --worker-control"),
+        ({"worker": 1e-9}, "--worker must be 0.01 seconds or more"),
+        ({"worker": 0.5, "worker_failure_rate": 1.5}, "failure_rate"),
     ],
 )
 def test_main_refuses_bad_settings_before_serving(

@@ -59,6 +59,7 @@ from taskcore.claro.webhooks import (
     SIGNATURE_HEADER,
     OutboxRecord,
     sign_standard,
+    url_problem,
 )
 from taskcore.clock import Clock, SystemClock
 
@@ -225,17 +226,14 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> i
         TimeoutError: the deadline passed.
         OSError: the connection failed (refused, reset, unreachable, TLS).
     """
+    problem = url_problem(url)
+    if problem is not None:
+        raise DeliveryError(problem)
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise DeliveryError(f"not an http or https URL: scheme {scheme!r}")
-    try:
-        port = parts.port or (443 if scheme == "https" else 80)
-    except ValueError:
-        raise DeliveryError("the URL's port is not a number from 0 to 65535") from None
+    port = parts.port or (443 if scheme == "https" else 80)
     host = parts.hostname
-    if not host:
-        raise DeliveryError("the URL names no host")
+    assert host is not None  # url_problem checked it
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     authority = parts.netloc.rpartition("@")[2]
     fields = {"Host": authority, **headers, "Content-Length": str(len(body)),

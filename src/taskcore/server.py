@@ -26,6 +26,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -44,6 +45,7 @@ from taskcore.claro.grid import CellTable, Grid
 from taskcore.claro.http import PREFIX as CLARO_PREFIX
 from taskcore.claro.http import claro_router
 from taskcore.claro.service import ClaroTasks
+from taskcore.clock import MAX_SPAN
 from taskcore.delivery import Dispatcher
 from taskcore.errors import (
     InternalError,
@@ -95,6 +97,8 @@ __all__ = [
 
 SENDAI_PREFIX: Final = "/v2"
 """Where the Send AI task endpoints live (``/v2/{team_id}/project/...``)."""
+MIN_WORKER_INTERVAL: Final = 0.01
+"""The shortest ``--worker`` interval, in seconds (a tick every 10 ms at most)."""
 KEYS_ENV: Final = "TASKCORE_KEYS"
 """The environment variable naming a keys file when ``--keys`` is not given."""
 VISUAL_LAYER_MAX_BODY: Final = 64 * 1024
@@ -486,7 +490,8 @@ def open_store(spec: str) -> RowsStore:
     """The store ``--store`` names: ``memory`` or ``sqlite:PATH``.
 
     Raises:
-        ValidationError: another spelling, or an empty path (``field`` is ``"--store"``).
+        ValidationError: another spelling, an empty path, or a file SQLite cannot open
+            (``field`` is ``"--store"``).
     """
     if spec == "memory":
         return MemoryStore()
@@ -495,7 +500,10 @@ def open_store(spec: str) -> RowsStore:
         raise ValidationError(
             f"--store must be 'memory' or 'sqlite:PATH', not {spec!r}", field="--store"
         )
-    return SqliteStore(path)
+    try:
+        return SqliteStore(path)
+    except sqlite3.Error as error:
+        raise ValidationError(f"--store {spec}: {error}", field="--store") from None
 
 
 def _url(host: str, port: int) -> str:
@@ -506,8 +514,11 @@ def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host``:``port`` (0 picks a free port).
 
     Raises:
-        ServerUnavailable: the address cannot be bound (in use, not local, bad name).
+        ServerUnavailable: the address cannot be bound (in use, not local, bad name, a
+            port outside 0..65535).
     """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ServerUnavailable(f"Cannot listen on {host}:{port}: a port is 0..65535")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         family, kind, proto, _, address = infos[0]
@@ -761,6 +772,16 @@ def main(
         if services.keys.count() == 0:
             err.write("taskcore serve: no API keys (--keys, $TASKCORE_KEYS or --demo): "
                       "every API call will be 401\n")  # fmt: skip
+        if worker is not None and not MIN_WORKER_INTERVAL <= worker <= MAX_SPAN.total_seconds():
+            raise ValidationError(
+                f"--worker must be {MIN_WORKER_INTERVAL:g} seconds or more, not {worker}",
+                field="--worker",
+            )
+        if worker is None and not worker_control and (worker_seed or worker_failure_rate):
+            raise ValidationError(
+                "--worker-seed and --worker-failure-rate need --worker or --worker-control",
+                field="--worker",
+            )
         url = bound_url(sock, host)
         simulated = None
         if worker is not None or worker_control:

@@ -54,7 +54,14 @@ from taskcore.claro.grid import Grid
 from taskcore.claro.lifecycle import CLARO_TASK, ClaroEvent, ClaroStatus
 from taskcore.claro.selection import Selection
 from taskcore.claro.task import Category, ClaroTask, TaskType
-from taskcore.claro.webhooks import MAX_ERROR_LENGTH, OutboxRecord, Webhook, sign, standard_key
+from taskcore.claro.webhooks import (
+    MAX_ERROR_LENGTH,
+    OutboxRecord,
+    Webhook,
+    sign,
+    standard_key,
+    url_problem,
+)
 from taskcore.claro.wire import parse_bulk, parse_new_rows, status_response, webhook_payload
 from taskcore.clock import MAX_SPAN, as_span, format_instant
 from taskcore.errors import (
@@ -366,12 +373,15 @@ class ClaroTasks:
         delivered ones keep what they were sent with.
 
         Raises:
-            ValidationError: ``url`` or ``secret`` is not a non-empty string.
+            ValidationError: ``url`` or ``secret`` is not a non-empty string, or ``url``
+                is not an address a notification can be delivered to
+                (:func:`~taskcore.claro.webhooks.url_problem`).
             IdCollision: fresh ids kept colliding.  Nothing changed.
         """
         _check_text(url, "url", 2048)
-        if not url.startswith(("https://", "http://")):
-            raise ValidationError("url must be an http:// or https:// URL", field="url")
+        problem = url_problem(url)
+        if problem is not None:
+            raise ValidationError(f"url cannot be delivered to: {problem}", field="url")
         _check_text(secret, "secret", 1024)
         if webhook_id is not None:
             _check_text(webhook_id, "webhookId", MAX_ID_LENGTH)

@@ -25,7 +25,9 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -210,3 +212,26 @@ class OutboxRecord:
                    doc["signature"], doc["createdAt"], doc["delivered"],
                    doc.get("attempts", 0), doc.get("nextAttemptAt"), doc.get("lastError"),
                    doc.get("gaveUp", False))  # fmt: skip
+
+
+_UNSENDABLE = re.compile(r"[\s\x00-\x1f\x7f]")
+"""Characters a request line cannot carry (whitespace and controls)."""
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a webhook's address, or ``None`` when it can: not http or
+    https, a port that is not 0..65535, no host, whitespace or control characters, or
+    text that is not ASCII (percent-encode it).  The check registration and delivery
+    share, so an address that could never be delivered to is refused up front."""
+    if _UNSENDABLE.search(url) or not url.isascii():
+        return "the URL holds characters a request cannot carry (percent-encode them)"
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"not an http or https URL: scheme {parts.scheme.lower()!r}"
+    try:
+        parts.port  # noqa: B018 - parsing it is the check
+    except ValueError:
+        return "the URL's port is not a number from 0 to 65535"
+    if not parts.hostname:
+        return "the URL names no host"
+    return None
