@@ -20,7 +20,9 @@ START_TIMEOUT = 30.0
 
 
 @contextmanager
-def running(services: Services | None = None) -> Iterator[tuple[str, Services]]:
+def running(
+    services: Services | None = None, *, head_timeout: float | None = None
+) -> Iterator[tuple[str, Services]]:
     """Serve ``build_handler(services)`` until the block ends; yield the base URL and
     the services.  The store is closed at the end."""
     services = build_services(MemoryStore(), ApiKeys()) if services is None else services
@@ -32,7 +34,12 @@ def running(services: Services | None = None) -> Iterator[tuple[str, Services]]:
 
     def run() -> None:
         try:
-            serve(handler, sock, on_listening=listening.set, stop=stop)
+            if head_timeout is None:
+                serve(handler, sock, on_listening=listening.set, stop=stop)
+            else:
+                serve(
+                    handler, sock, on_listening=listening.set, stop=stop, head_timeout=head_timeout
+                )
         except BaseException as error:  # reported by the test
             failure.append(error)
             listening.set()

@@ -97,6 +97,8 @@ __all__ = [
 
 SENDAI_PREFIX: Final = "/v2"
 """Where the Send AI task endpoints live (``/v2/{team_id}/project/...``)."""
+HEAD_TIMEOUT: Final = 10.0
+"""Seconds a connection has to send a whole request head (see :func:`serve`)."""
 MIN_WORKER_INTERVAL: Final = 0.01
 """The shortest ``--worker`` interval, in seconds (a tick every 10 ms at most)."""
 KEYS_ENV: Final = "TASKCORE_KEYS"
@@ -567,6 +569,56 @@ def _stop_on_signals(stop: threading.Event, force: threading.Event) -> Iterator[
             signal.signal(signum, previous)
 
 
+def _bounded_head_protocol(head_timeout: float) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol, with a time limit on each request head.
+
+    uvicorn bounds an idle kept-alive connection (``timeout_keep_alive``) and the body
+    (the adapter's ``body_timeout``), but not the head: a connection that sends half a
+    head and waits is kept for ever.  This subclass arms a timer when the connection
+    opens and after each answer, disarms it when a whole head has arrived (uvicorn then
+    starts a new request cycle), and closes the connection when it fires.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class BoundedHeadProtocol(H11Protocol):
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._head_timer = self.loop.call_later(head_timeout, self._head_late)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_late(self) -> None:
+            self._head_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def handle_events(self) -> None:
+            before = self.cycle
+            super().handle_events()
+            if self.cycle is not before:  # a whole head arrived: a request began
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()
+
+    return BoundedHeadProtocol
+
+
 def serve(
     handler: Any,
     sock: socket.socket,
@@ -574,6 +626,7 @@ def serve(
     on_listening: Callable[[], None] = lambda: None,
     on_stopping: Callable[[], None] = lambda: None,
     stop: threading.Event | None = None,
+    head_timeout: float = HEAD_TIMEOUT,
 ) -> None:
     """Answer HTTP on the listening ``sock`` with ``handler`` (through
     :func:`taskcore.asgi.asgi_app`) under uvicorn, until ``stop`` is set or, in the main
@@ -592,6 +645,9 @@ def serve(
         on_stopping: called once, when the server has stopped taking connections and
             waits for the requests in flight.
         stop: set it to stop the server (from any thread).
+        head_timeout: seconds a connection has to send a whole request head, from when
+            it opens or its previous answer was sent; then it is closed (so connections
+            that send half a head cannot hold every slot).
 
     Raises:
         ServerUnavailable: uvicorn is not installed, or the server failed to start.
@@ -600,7 +656,7 @@ def serve(
     stop = threading.Event() if stop is None else stop
     config = uvicorn.Config(
         asgi_app(handler),
-        http="h11",
+        http=_bounded_head_protocol(head_timeout),
         loop="asyncio",
         lifespan="on",
         access_log=False,
