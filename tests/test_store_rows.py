@@ -371,10 +371,14 @@ def test_memory_walks_a_big_match_in_order_with_ties_by_key() -> None:
                 )
 
 
-def test_the_store_guide_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_store_guide_examples_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str
+) -> None:
     doc = Path(__file__).resolve().parent.parent / "docs" / "stores.md"
     blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
-    assert 2 == len(blocks)
+    assert 3 == len(blocks)
+    wipe(postgres_dsn)
+    monkeypatch.setenv("TASKCORE_POSTGRES_DSN", postgres_dsn)
     monkeypatch.chdir(tmp_path)  # the first example creates taskcore.db in the cwd
     for block in blocks:
         exec(compile(block, str(doc), "exec"), {})

@@ -129,6 +129,21 @@ class PostgresStore(ClosesOnExit):
         self._in_unit: set[int] = set()
         self._row_tables: dict[str, RowTable] = {}
         self._closed = False
+        try:
+            # One connection of its own sets the schema up, so a bad DSN or a server
+            # that is down shows at once with the driver's reason.
+            with psycopg.connect(
+                dsn, autocommit=True, connect_timeout=max(1, math.ceil(busy_timeout))
+            ) as connection:
+                self._configure(connection)
+                self._set_up(connection)
+        except psycopg.OperationalError as error:
+            raise StoreBusy(
+                f"The database cannot be reached or set up: {error}".strip(),
+                retry_after_seconds=self.retry_after_seconds,
+            ) from error
+        except psycopg.Error as error:
+            raise InternalError() from error
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             dsn,
             min_size=1,
@@ -136,16 +151,8 @@ class PostgresStore(ClosesOnExit):
             kwargs={"autocommit": True},
             configure=self._configure,
             timeout=max(busy_timeout, 0.001),
-            open=False,
+            open=True,
         )
-        try:
-            self._pool.open(wait=True, timeout=max(busy_timeout, 1.0))
-            with self._pool.connection() as connection:
-                self._set_up(connection)
-        except BaseException as error:
-            self._pool.close()
-            self._closed = True
-            self._raise(error)
 
     def _configure(self, connection: psycopg.Connection[Any]) -> None:
         """Set a new connection up: UTC instants and the store's lock timeout."""
