@@ -5,6 +5,9 @@ schema is versioned, and text PostgreSQL cannot hold is refused."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,12 +19,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lock_workers import hold_a_unit_until_killed
 from postgres_server import wipe
 from taskcore.errors import InternalError, StoreBusy
 from taskcore.store import RowTable
 from taskcore.store.postgres import SCHEMA_VERSION, PostgresStore, lock_id
 
 DEADLINE = 30.0
+SPAWN = multiprocessing.get_context("spawn")
 
 
 @pytest.fixture
@@ -316,3 +321,31 @@ def test_scan_is_the_python_sorted_filter_whatever_the_bounds(
         with store.unit(readonly=True) as unit:
             got = list(unit.scan("t", start=start, stop=stop, limit=limit))
     assert (pairs if limit is None else pairs[:limit]) == got
+
+
+def test_a_client_killed_mid_unit_loses_nothing_and_holds_no_lock(dsn: str) -> None:
+    PostgresStore(dsn).close()  # the schema, before the child
+    ready = SPAWN.Queue()
+    child = SPAWN.Process(target=hold_a_unit_until_killed, args=(f"postgres:{dsn}", ready))
+    child.start()
+    assert child.pid is not None
+    try:
+        assert "inside" == ready.get(timeout=120)
+        with PostgresStore(dsn, busy_timeout=0.05) as store, pytest.raises(StoreBusy):
+            _in_unit(store, lambda unit: unit.get("t", "held"))
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(120)
+    ready.close()
+    with PostgresStore(dsn, busy_timeout=0.05) as store:
+        seen: list[Any] = []
+
+        def free() -> bool:
+            try:
+                _in_unit(store, lambda unit: seen.append(unit.get("t", "held")))
+            except StoreBusy:
+                return False
+            return True
+
+        until(free)  # the server rolled the dead client's unit back: its lock is gone
+        assert [None] == seen
