@@ -33,5 +33,5 @@ def test_locks_on_the_postgres_store_follow_the_model(postgres_dsn: str) -> None
         wipe(postgres_dsn)
         return PostgresStore(postgres_dsn, clock=clock)
 
-    budget = settings(settings(), max_examples=min(settings().max_examples, 40))
+    budget = settings(settings(), max_examples=min(settings().max_examples, 20))
     run_state_machine_as_test(lock_machine(fresh_store), settings=budget)

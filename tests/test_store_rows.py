@@ -391,5 +391,5 @@ def test_postgres_row_tables_follow_the_model(postgres_dsn: str) -> None:
             wipe(postgres_dsn)
             return PostgresStore(postgres_dsn)
 
-    budget = settings(settings(), max_examples=min(settings().max_examples, 25))
+    budget = settings(settings(), max_examples=min(settings().max_examples, 15))
     run_state_machine_as_test(OnPostgres, settings=budget)

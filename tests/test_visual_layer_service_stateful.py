@@ -38,5 +38,5 @@ def test_the_service_on_the_postgres_store_follows_the_model(postgres_dsn: str) 
         wipe(postgres_dsn)
         return PostgresStore(postgres_dsn, clock=clock)
 
-    budget = settings(settings(), max_examples=min(settings().max_examples, 15))
+    budget = settings(settings(), max_examples=min(settings().max_examples, 8))
     run_state_machine_as_test(visual_layer_service_machine(fresh_store), settings=budget)
