@@ -26,3 +26,5 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None, max_examples=50)
 settings.load_profile("ci")
+
+pytest_plugins = ["postgres_server"]

@@ -8,7 +8,7 @@ from typing import Any
 
 from taskcore.errors import DatasetLocked
 from taskcore.locks import Lease, LockManager
-from taskcore.store import SqliteStore
+from taskcore.store import SqliteStore, Store
 
 DATASET = "ds_shared"
 COUNTER = ("counters", "ds_shared")
@@ -33,10 +33,19 @@ def locked_increment(locks: LockManager, task_id: str) -> None:
     locks.release(lease)
 
 
+def open_store(where: str) -> Store:
+    """``postgres:DSN`` for a PostgreSQL store, else the path of a SQLite file."""
+    if where.startswith("postgres:"):
+        from taskcore.store.postgres import PostgresStore
+
+        return PostgresStore(where.removeprefix("postgres:"), busy_timeout=60)
+    return SqliteStore(where, busy_timeout=60)
+
+
 def increment_many(path: str, worker: int, times: int, go: Any) -> None:
     """Process body: once every worker is at the ``go`` barrier, ``times`` locked
     increments of the shared counter."""
-    store = SqliteStore(path, busy_timeout=60)
+    store = open_store(path)
     locks = LockManager(store, ttl=60)
     go.wait(120)
     try:
@@ -48,7 +57,17 @@ def increment_many(path: str, worker: int, times: int, go: Any) -> None:
 
 def hold_until_killed(path: str, ttl: float, leases: Any) -> None:
     """Process body: lock the dataset, report the lease on ``leases``, never let go."""
-    store = SqliteStore(path, busy_timeout=60)
+    store = open_store(path)
     lease: Lease = LockManager(store, ttl=ttl).acquire(DATASET, "task_doomed").lease
     leases.put(lease.to_dict())
     time.sleep(600)  # pragma: no cover - killed long before
+
+
+def hold_a_unit_until_killed(where: str, ready: Any) -> None:
+    """Process body: write a key inside a unit (so its lock is held), say so on
+    ``ready``, and never end the unit."""
+    store = open_store(where)
+    with store.unit() as unit:
+        unit.put("t", "held", "never committed")
+        ready.put("inside")
+        time.sleep(600)  # pragma: no cover - killed long before

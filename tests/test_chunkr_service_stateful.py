@@ -9,8 +9,10 @@ from pathlib import Path
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from postgres_server import wipe
 from taskcore.clock import Clock
 from taskcore.store import SqliteStore, Store
+from taskcore.store.postgres import PostgresStore
 from taskcore.testing.chunkr import ChunkrServiceMachine, chunkr_service_machine
 
 
@@ -25,4 +27,13 @@ def test_the_service_on_the_sqlite_store_follows_the_model(tmp_path: Path) -> No
         return SqliteStore(tmp_path / f"chunkr-{next(numbers)}.db", clock=clock)
 
     budget = settings(settings(), max_examples=min(settings().max_examples, 25))
+    run_state_machine_as_test(chunkr_service_machine(fresh_store), settings=budget)
+
+
+def test_the_service_on_the_postgres_store_follows_the_model(postgres_dsn: str) -> None:
+    def fresh_store(clock: Clock) -> Store:
+        wipe(postgres_dsn)
+        return PostgresStore(postgres_dsn, clock=clock)
+
+    budget = settings(settings(), max_examples=min(settings().max_examples, 10))
     run_state_machine_as_test(chunkr_service_machine(fresh_store), settings=budget)

@@ -9,8 +9,10 @@ from pathlib import Path
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from postgres_server import wipe
 from taskcore.clock import Clock
 from taskcore.store import SqliteStore, Store
+from taskcore.store.postgres import PostgresStore
 from taskcore.testing.claro import ClaroServiceMachine, claro_service_machine
 
 
@@ -27,4 +29,13 @@ def test_the_service_on_the_sqlite_store_follows_the_model(tmp_path: Path) -> No
     # Every step reads every task back through its own transaction: keep the SQLite
     # run modest so the ci profile stays quick (the memory run explores the rules).
     budget = settings(settings(), max_examples=min(settings().max_examples, 25))
+    run_state_machine_as_test(claro_service_machine(fresh_store), settings=budget)
+
+
+def test_the_service_on_the_postgres_store_follows_the_model(postgres_dsn: str) -> None:
+    def fresh_store(clock: Clock) -> Store:
+        wipe(postgres_dsn)
+        return PostgresStore(postgres_dsn, clock=clock)
+
+    budget = settings(settings(), max_examples=min(settings().max_examples, 6))
     run_state_machine_as_test(claro_service_machine(fresh_store), settings=budget)

@@ -1,4 +1,5 @@
-"""Locks across processes on one SQLite file (``spawn``: nothing inherited but the path)."""
+"""Locks across processes on one SQLite file or one PostgreSQL database (``spawn``:
+nothing inherited but the path or DSN)."""
 
 from __future__ import annotations
 
@@ -10,20 +11,34 @@ from pathlib import Path
 
 import pytest
 
-from lock_workers import COUNTER, DATASET, hold_until_killed, increment_many
+from lock_workers import COUNTER, DATASET, hold_until_killed, increment_many, open_store
+from postgres_server import wipe
 from taskcore.clock import format_instant
 from taskcore.errors import DatasetLocked, StaleToken
 from taskcore.locks import Lease, LockManager
 from taskcore.store import SqliteStore
+from taskcore.store.postgres import PostgresStore
 
 SPAWN = multiprocessing.get_context("spawn")
 PATIENCE = 120.0
 """Seconds to wait for a child before calling the test failed (a noisy 2-core box)."""
 
 
-def test_processes_lose_no_update_under_the_lock(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the processes meet: a SQLite path or ``postgres:DSN``, schema created."""
+    if request.param == "postgres":
+        dsn = request.getfixturevalue("postgres_dsn")
+        wipe(dsn)
+        PostgresStore(dsn).close()
+        return f"postgres:{dsn}"
     path = str(tmp_path / "shared.db")
     SqliteStore(path).close()  # create file and schema before the race
+    return path
+
+
+def test_processes_lose_no_update_under_the_lock(where: str) -> None:
+    path = where
     workers, rounds = 3, 40
     go = SPAWN.Barrier(workers)
     processes = [
@@ -35,7 +50,7 @@ def test_processes_lose_no_update_under_the_lock(tmp_path: Path) -> None:
     for process in processes:
         process.join(PATIENCE)
     assert [0] * workers == [process.exitcode for process in processes]
-    with SqliteStore(path) as store, store.unit() as unit:
+    with open_store(path) as store, store.unit() as unit:
         locks = LockManager(store)
         assert workers * rounds == unit.get(*COUNTER)
         assert workers * rounds == locks.last_token_in(unit, DATASET)
@@ -43,8 +58,8 @@ def test_processes_lose_no_update_under_the_lock(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_a_killed_holder_keeps_the_dataset_until_its_lease_expires(tmp_path: Path) -> None:
-    path = str(tmp_path / "shared.db")
+def test_a_killed_holder_keeps_the_dataset_until_its_lease_expires(where: str) -> None:
+    path = where
     leases = SPAWN.Queue()
     holder = SPAWN.Process(target=hold_until_killed, args=(path, 1.5, leases))
     holder.start()
@@ -56,7 +71,7 @@ def test_a_killed_holder_keeps_the_dataset_until_its_lease_expires(tmp_path: Pat
         holder.join(PATIENCE)
     assert -signal.SIGKILL == holder.exitcode
 
-    with SqliteStore(path) as store:
+    with open_store(path) as store:
         locks = LockManager(store, ttl=30)
         # Right after the kill: refused, naming the dead task, as long as its lease lives.
         # (Judged by the store's own instant, so a slow machine cannot make this flaky.)

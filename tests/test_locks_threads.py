@@ -10,15 +10,23 @@ from pathlib import Path
 import pytest
 
 from lock_workers import COUNTER, DATASET, locked_increment
+from postgres_server import wipe
 from taskcore.errors import DatasetLocked
 from taskcore.locks import Grant, Lease, LockManager
 from taskcore.store import MemoryStore, SqliteStore, Store
+from taskcore.store.postgres import PostgresStore
 from threads import run_threads
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    made: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "t.db")
+    made: Store
+    if request.param == "postgres":
+        dsn = request.getfixturevalue("postgres_dsn")
+        wipe(dsn)
+        made = PostgresStore(dsn)
+    else:
+        made = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "t.db")
     yield made
     made.close()
 

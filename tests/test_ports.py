@@ -13,11 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from postgres_server import wipe
 from taskcore import ManualClock, SeededIds, SystemClock, UuidIds, format_instant, parse_instant
 from taskcore.clock import Clock
 from taskcore.errors import StoreBusy
 from taskcore.ids import IdFactory
 from taskcore.store import MemoryStore, SqliteStore, Store, Unit
+from taskcore.store.postgres import PostgresStore
 
 
 def test_system_clock_is_utc_aware() -> None:
@@ -79,14 +81,21 @@ def test_seeded_ids_replay_and_never_repeat_across_threads() -> None:
 # --- the store port, on every store ------------------------------------------------------
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Store]]:
-    """Make stores of the parameter's kind (options passed on); all closed afterwards."""
+    """Make stores of the parameter's kind (options passed on); all closed afterwards.
+    The PostgreSQL stores of one test share one database, emptied when the test begins."""
     made: list[Store] = []
+    dsn = ""
+    if request.param == "postgres":
+        dsn = request.getfixturevalue("postgres_dsn")
+        wipe(dsn)
 
     def make(**options: Any) -> Store:
         if request.param == "memory":
             store: Store = MemoryStore(**options)
+        elif request.param == "postgres":
+            store = PostgresStore(dsn, **options)
         else:
             store = SqliteStore(tmp_path / f"store-{len(made)}.db", **options)
         made.append(store)

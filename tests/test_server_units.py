@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from postgres_server import wipe
 from server_helpers import START_TIMEOUT, call
 from taskcore import cli, server
-from taskcore.errors import TaskcoreError, ValidationError
+from taskcore.errors import StoreBusy, TaskcoreError, ValidationError
 from taskcore.http import Request, Response, Route, Router, json_response
 from taskcore.server import (
     ApiKeys,
@@ -30,6 +31,7 @@ from taskcore.server import (
     parse_keys,
 )
 from taskcore.store import MemoryStore, SqliteStore
+from taskcore.store.postgres import PostgresStore
 
 KEYS = {
     "claro": {"C": "acme"},
@@ -90,9 +92,26 @@ def test_stores_are_named_memory_or_sqlite(tmp_path: Path) -> None:
     sqlite = open_store(f"sqlite:{tmp_path / 'x.db'}")
     assert isinstance(sqlite, SqliteStore)
     sqlite.close()
-    for bad in ("redis", "sqlite:", "sqlite"):
+    for bad in ("redis", "sqlite:", "sqlite", "postgres:", "postgres"):
         with pytest.raises(ValidationError, match="--store"):
             open_store(bad)
+
+
+def test_a_postgres_store_is_named_by_its_dsn(
+    postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wipe(postgres_dsn)
+    store = open_store(f"postgres:{postgres_dsn}")
+    assert isinstance(store, PostgresStore)
+    store.close()
+    with pytest.raises(StoreBusy, match="no_such_database"):
+        open_store(f"postgres:{postgres_dsn.replace('dbname=postgres', 'dbname=no_such_database')}")
+    found = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "psycopg_pool" else found(name)
+    )
+    with pytest.raises(ValidationError, match=r"taskcore\[postgres\]"):
+        open_store(f"postgres:{postgres_dsn}")
 
 
 def test_the_composite_refuses_in_the_apis_own_shape() -> None:

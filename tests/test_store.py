@@ -10,20 +10,28 @@ from pathlib import Path
 
 import pytest
 
+from postgres_server import wipe
 from taskcore.clock import ManualClock
 from taskcore.errors import StoreBusy
 from taskcore.store import MemoryStore, SqliteStore, Store, Unit
+from taskcore.store.postgres import PostgresStore
 
 StoreFactory = Callable[[ManualClock], Store]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     made: list[Store] = []
+    dsn = ""
+    if request.param == "postgres":
+        dsn = request.getfixturevalue("postgres_dsn")
+        wipe(dsn)
 
     def make(clock: ManualClock) -> Store:
         if request.param == "memory":
             store: Store = MemoryStore(clock=clock)
+        elif request.param == "postgres":
+            store = PostgresStore(dsn, clock=clock)
         else:
             store = SqliteStore(tmp_path / f"store-{len(made)}.db", clock=clock)
         made.append(store)

@@ -15,7 +15,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from postgres_server import wipe
 from taskcore.store import Between, Eq, In, MemoryStore, RowsStore, RowTable, SqliteStore
+from taskcore.store.postgres import PostgresStore
 from taskcore.store.rows import Condition, Value, Where
 
 TABLE = RowTable(
@@ -29,9 +31,15 @@ OWNERS = ["ann", "bob", "cy"]
 KEYS = [f"k{i}" for i in range(12)] + ["K", "é", "k10a"]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RowsStore]:
-    made: RowsStore = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "r.db")
+    made: RowsStore
+    if request.param == "postgres":
+        dsn = request.getfixturevalue("postgres_dsn")
+        wipe(dsn)
+        made = PostgresStore(dsn)
+    else:
+        made = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "r.db")
     with made:
         yield made
 
@@ -363,11 +371,25 @@ def test_memory_walks_a_big_match_in_order_with_ties_by_key() -> None:
                 )
 
 
-def test_the_store_guide_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_store_guide_examples_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str
+) -> None:
     doc = Path(__file__).resolve().parent.parent / "docs" / "stores.md"
     blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
-    assert 2 == len(blocks)
+    assert 3 == len(blocks)
+    wipe(postgres_dsn)
+    monkeypatch.setenv("TASKCORE_POSTGRES_DSN", postgres_dsn)
     monkeypatch.chdir(tmp_path)  # the first example creates taskcore.db in the cwd
     for block in blocks:
         exec(compile(block, str(doc), "exec"), {})
     assert (tmp_path / "taskcore.db").exists()
+
+
+def test_postgres_row_tables_follow_the_model(postgres_dsn: str) -> None:
+    class OnPostgres(RowsMachine):
+        def make_store(self) -> RowsStore:
+            wipe(postgres_dsn)
+            return PostgresStore(postgres_dsn)
+
+    budget = settings(settings(), max_examples=min(settings().max_examples, 15))
+    run_state_machine_as_test(OnPostgres, settings=budget)

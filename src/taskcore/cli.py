@@ -123,7 +123,10 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one")
     serve.add_argument(
-        "--store", default="memory", metavar="memory|sqlite:PATH", help="where tasks are kept"
+        "--store",
+        default="memory",
+        metavar="memory|sqlite:PATH|postgres:DSN",
+        help="where tasks are kept",
     )
     serve.add_argument(
         "--keys", metavar="FILE", help="JSON file of API keys per API (else $TASKCORE_KEYS)"

@@ -489,19 +489,33 @@ class ServerUnavailable(RuntimeError):
 
 
 def open_store(spec: str) -> RowsStore:
-    """The store ``--store`` names: ``memory`` or ``sqlite:PATH``.
+    """The store ``--store`` names: ``memory``, ``sqlite:PATH`` or ``postgres:DSN`` (a
+    libpq connection string or URI; needs ``taskcore[postgres]``).
 
     Raises:
-        ValidationError: another spelling, an empty path, or a file SQLite cannot open
-            (``field`` is ``"--store"``).
+        ValidationError: another spelling, an empty path or DSN, a file SQLite cannot
+            open, or no PostgreSQL driver installed (``field`` is ``"--store"``).
+        StoreBusy: the PostgreSQL server cannot be reached, or refused the DSN.
+        InternalError: the PostgreSQL database refused the schema.
     """
     if spec == "memory":
         return MemoryStore()
     kind, sep, path = spec.partition(":")
-    if kind != "sqlite" or not sep or not path:
+    if kind not in ("sqlite", "postgres") or not sep or not path:
         raise ValidationError(
-            f"--store must be 'memory' or 'sqlite:PATH', not {spec!r}", field="--store"
+            f"--store must be 'memory', 'sqlite:PATH' or 'postgres:DSN', not {spec!r}",
+            field="--store",
         )
+    if kind == "postgres":
+        if importlib.util.find_spec("psycopg_pool") is None:
+            raise ValidationError(
+                "--store postgres:DSN needs the PostgreSQL driver: "
+                "pip install 'taskcore[postgres]'",
+                field="--store",
+            )
+        from taskcore.store.postgres import PostgresStore
+
+        return PostgresStore(path)
     try:
         return SqliteStore(path)
     except sqlite3.Error as error:
