@@ -122,6 +122,11 @@ def test_a_negative_or_non_integer_page_is_refused(
         unit.select(TABLE, {}, offset=offset, limit=limit)
 
 
+def test_distinct_refuses_a_column_the_table_does_not_have(store: RowsStore) -> None:
+    with store.unit(readonly=True) as unit, pytest.raises(ValueError, match="not a column"):
+        unit.distinct(TABLE, ["colour", "nope"], {})
+
+
 def test_a_read_unit_refuses_to_write_rows(store: RowsStore) -> None:
     with store.unit(readonly=True) as unit:
         with pytest.raises(RuntimeError, match="read-only"):

@@ -58,6 +58,7 @@ from taskcore.sendai.task import (
     Step,
     StepType,
 )
+from taskcore.text import UNFIT
 from taskcore.visual_layer.lifecycle import TaskType as VLTaskType
 from taskcore.visual_layer.lifecycle import VisualLayerStatus
 from taskcore.visual_layer.service import MAX_CONFIGURATION_BYTES, VisualLayerTasks
@@ -88,7 +89,6 @@ MAX_ID_LENGTH: Final = 255
 MAX_MESSAGE_LENGTH: Final = 1000
 """The longest Visual Layer error message or Send AI failure reason."""
 
-_UNFIT: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _SENDAI_STATUSES: Final = (
     "PROCESSING",
     "REVIEWING",
@@ -353,7 +353,7 @@ def _text(value: object, path: str, *, limit: int = MAX_ID_LENGTH) -> str:
         raise FixtureError(path, f"must be a string, not {_kind(value)}")
     if not 0 < len(value) <= limit:
         raise FixtureError(path, f"must be 1 to {limit} characters")
-    if _UNFIT.search(value):
+    if UNFIT.search(value):
         raise FixtureError(path, "must not hold control characters or lone surrogates")
     return value
 

@@ -39,6 +39,7 @@ from taskcore.errors import (
     ValidationError,
 )
 from taskcore.idempotency import MAX_KEY_LENGTH, check_key
+from taskcore.text import LONE_SURROGATE, UNFIT, has_lone_surrogate
 
 __all__ = [
     "MAX_IDEMPOTENCY_KEY_LENGTH",
@@ -69,9 +70,7 @@ _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
 # Only a \uD800-\uDFFF escape can put a surrogate into text decoded as strict UTF-8.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATES = re.compile(r"[\ud800-\udfff]")
 # Control characters (C0, DEL, C1) and lone surrogates: never part of a segment or key.
-_UNCLEAN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
@@ -81,7 +80,7 @@ def _printable(text: str) -> str:
 
 
 def _is_unicode(text: str) -> bool:
-    return text.isascii() or _SURROGATES.search(text) is None
+    return not has_lone_surrogate(text)
 
 
 def _depth(text: str) -> int:
@@ -257,7 +256,7 @@ def json_response(status: int, payload: Any, headers: Mapping[str, str] | None =
     try:
         body = text.encode("utf-8")
     except UnicodeEncodeError:
-        body = _SURROGATES.sub("\ufffd", text).encode("utf-8")
+        body = LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
     return Response(status, {"content-type": "application/json", **(headers or {})}, body)
 
 
@@ -297,7 +296,7 @@ def decode_segment(raw: str) -> str | None:
     holds ``/`` or a control character, or is ``.`` or ``..``.  Any other character
     stands for itself (``+`` is a plus, not a space).
     """
-    if _UNCLEAN.search(raw) or _BAD_ESCAPE.search(raw):
+    if UNFIT.search(raw) or _BAD_ESCAPE.search(raw):
         return None
     text = raw
     if "%" in raw:
@@ -305,7 +304,7 @@ def decode_segment(raw: str) -> str | None:
             text = unquote_to_bytes(raw).decode("utf-8")
         except UnicodeDecodeError:
             return None
-        if "/" in text or _UNCLEAN.search(text):
+        if "/" in text or UNFIT.search(text):
             return None
     if text in (".", ".."):
         return None

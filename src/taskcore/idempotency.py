@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Final
@@ -29,6 +28,7 @@ from taskcore.errors import IdempotencyConflict, ValidationError
 from taskcore.keys import composite_key
 from taskcore.retention import ExpiryIndex
 from taskcore.store.port import Unit
+from taskcore.text import UNFIT
 
 __all__ = ["DEFAULT_RETENTION", "MAX_KEY_LENGTH", "IdempotencyKeys", "fingerprint"]
 
@@ -37,7 +37,6 @@ DEFAULT_RETENTION: Final = timedelta(hours=24)
 MAX_KEY_LENGTH: Final = 255
 """The longest key accepted, in characters."""
 _PRUNE_BATCH: Final = 8
-_UNCLEAN: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 """Control characters (C0, DEL, C1) and lone surrogates: never part of a key."""
 
 
@@ -60,7 +59,7 @@ def check_key(key: object) -> str:
         not isinstance(key, str)
         or not key.strip()
         or len(key) > MAX_KEY_LENGTH
-        or _UNCLEAN.search(key)
+        or UNFIT.search(key)
     ):
         raise ValidationError(
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters",

@@ -80,6 +80,7 @@ from taskcore.locks import Lease, LockManager
 from taskcore.quota import Quota, Unlimited
 from taskcore.retention import ExpiryIndex
 from taskcore.store import MemoryStore, Store, Unit
+from taskcore.text import UNFIT
 
 __all__ = ["LEASE_EXPIRED", "ClaroTasks", "RowOutcome", "Target"]
 
@@ -122,7 +123,6 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
 MAX_ID_LENGTH: Final = 255
 """The longest dataset or webhook id a caller may choose."""
-_UNFIT_TEXT: Final = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _UNFIT_ID: Final = re.compile("[/\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 T = TypeVar("T")
@@ -196,7 +196,7 @@ def _check_id(value: object, field: str) -> str:
 def _check_text(value: object, field: str, limit: int) -> str:
     """A setting's text: non-empty, at most ``limit`` characters, encodable as UTF-8,
     no control characters."""
-    if not isinstance(value, str) or not 0 < len(value) <= limit or _UNFIT_TEXT.search(value):
+    if not isinstance(value, str) or not 0 < len(value) <= limit or UNFIT.search(value):
         raise ValidationError(
             f"{field} must be 1 to {limit} characters without control characters or lone "
             "surrogates",

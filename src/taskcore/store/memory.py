@@ -301,9 +301,7 @@ class _MemoryUnit:
             ValueError: a bad column or value; nothing was read.
         """
         table.check_where(where)
-        for column in columns:
-            if column not in table.column_names:
-                raise ValueError(f"{column!r} is not a column of row table {table.name!r}")
+        table.check_columns(columns)
         return self._row_table(table).distinct(columns, where)
 
 

@@ -54,6 +54,7 @@ from taskcore.clock import Clock
 from taskcore.errors import InternalError, StoreBusy
 from taskcore.store.port import ClosesOnExit, RefusesWrites, check_scan_limit
 from taskcore.store.rows import Between, Eq, In, RowTable, Value, Where, check_page
+from taskcore.text import is_storable
 
 __all__ = ["PostgresStore"]
 
@@ -66,7 +67,6 @@ _SCHEMA = (
     'CREATE TABLE IF NOT EXISTS documents (tbl text COLLATE "C" NOT NULL, '
     'key text COLLATE "C" NOT NULL, value jsonb NOT NULL, PRIMARY KEY (tbl, key))',
 )
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _SQL_TYPES = {str: 'text COLLATE "C"', int: "bigint"}
 _PG_TYPES = {str: "text", int: "bigint"}
 _CASTS = {str: "text", int: "bigint"}
@@ -284,14 +284,9 @@ def _dumps(value: Any) -> str:
             PostgreSQL text cannot hold).
     """
     text = json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
-    if not _storable(text) or _NUL_ESCAPE.search(text):
+    if not is_storable(text) or _NUL_ESCAPE.search(text):
         raise ValueError("PostgreSQL cannot store text holding NUL or a lone surrogate")
     return text
-
-
-def _storable(text: str) -> bool:
-    """Whether PostgreSQL text can hold ``text`` (no NUL, no lone surrogate)."""
-    return "\x00" not in text and _SURROGATE.search(text) is None
 
 
 def _bound(text: str, operator: str, past_nul: str) -> tuple[str, str]:
@@ -317,7 +312,7 @@ def _check_key(what: str, text: str) -> None:
     Raises:
         ValueError: ``text`` holds NUL or a lone surrogate.
     """
-    if not _storable(text):
+    if not is_storable(text):
         raise ValueError(f"a PostgreSQL store's {what} cannot hold NUL or a lone surrogate")
 
 
@@ -373,7 +368,7 @@ class _PostgresUnit:
             StoreBusy: the key stayed locked past the busy timeout (when the error leaves
                 the unit, it rolls back).
         """
-        if not _storable(key):
+        if not is_storable(key):
             return None  # no such key can be stored
         self._lock(table, key)
         row = self._execute(
@@ -405,7 +400,7 @@ class _PostgresUnit:
         Raises:
             StoreBusy: the key stayed locked past the busy timeout.
         """
-        if not _storable(key):
+        if not is_storable(key):
             return  # no such key can be stored
         self._lock(table, key)
         self._execute("DELETE FROM documents WHERE tbl = %s AND key = %s", (table, key))
@@ -531,7 +526,7 @@ class _PostgresUnit:
 
     def delete_row(self, table: RowTable, key: str) -> None:
         """Remove the row at ``key``, if any."""
-        if _storable(key) and self._row_table(table, create=False):
+        if is_storable(key) and self._row_table(table, create=False):
             self._execute(
                 sql.SQL("DELETE FROM {} WHERE key = %s").format(
                     sql.Identifier(f"rows_{table.name}")
@@ -605,9 +600,7 @@ class _PostgresUnit:
             ValueError: a bad column or value; nothing was read.
         """
         table.check_where(where)
-        for column in columns:
-            if column not in table.column_names:
-                raise ValueError(f"{column!r} is not a column of row table {table.name!r}")
+        table.check_columns(columns)
         if not columns or not self._row_table(table, create=False):
             return []
         clause, parameters = _where_sql(table, where)

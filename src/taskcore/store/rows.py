@@ -41,6 +41,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from taskcore.store.port import Store, Unit
+from taskcore.text import has_lone_surrogate
 
 __all__ = [
     "Between",
@@ -58,7 +59,6 @@ Value = str | int
 """What a column holds: text or a whole number (never ``bool``, ``None`` or a float)."""
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,47}\Z")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _check_name(what: str, name: object) -> str:
@@ -82,7 +82,7 @@ def check_value(column: str, kind: type[str] | type[int], value: object) -> Valu
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError(f"column {column!r} cannot hold NUL")
-        if not value.isascii() and _SURROGATE.search(value):
+        if has_lone_surrogate(value):
             raise ValueError(f"column {column!r} cannot hold a lone surrogate")
         return value
     if not isinstance(value, int) or not -(2**63) <= value < 2**63:
@@ -216,6 +216,16 @@ class RowTable:
                 raise ValueError(f"not a condition: {condition!r}")
             for value in given:
                 check_value(column, kind, value)
+
+    def check_columns(self, columns: Iterable[str]) -> None:
+        """Refuse a name in ``columns`` that is not a column (for ``distinct``).
+
+        Raises:
+            ValueError: a name is not a column of this table.
+        """
+        for column in columns:
+            if column not in self.column_names:
+                raise ValueError(f"{column!r} is not a column of row table {self.name!r}")
 
     def check_order(self, order_by: str | None) -> None:
         """Refuse an ``order_by`` that is not a sortable column (``None`` is by key).

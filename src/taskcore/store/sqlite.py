@@ -560,9 +560,7 @@ class _SqliteUnit:
             StoreBusy: a lock stayed busy; the unit rolls back when the error leaves it.
         """
         table.check_where(where)
-        for column in columns:
-            if column not in table.column_names:
-                raise ValueError(f"{column!r} is not a column of row table {table.name!r}")
+        table.check_columns(columns)
         if not columns or not self._row_table(table, create=False):
             return []
         clause, parameters = _where_sql(where)

@@ -33,7 +33,6 @@ Thread-safe: all state is in the store; each call is one unit of work.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -48,6 +47,7 @@ from taskcore.keys import composite_key, composite_range, key_parts
 from taskcore.retention import ExpiryIndex
 from taskcore.store import Between, Eq, In, MemoryStore, RowsStore, RowsUnit, RowTable
 from taskcore.store.rows import Condition
+from taskcore.text import is_storable
 from taskcore.visual_layer.errors import VisualLayerDatasetNotFound, VisualLayerTaskNotFound
 from taskcore.visual_layer.lifecycle import VL_TASK, TaskType, VisualLayerEvent, VisualLayerStatus
 from taskcore.visual_layer.task import (
@@ -114,7 +114,6 @@ end, so a backlog drains)."""
 _S, _E = VisualLayerStatus, VisualLayerEvent
 _ENDED = frozenset({_S.COMPLETED, _S.FAILED, _S.ABORTED})
 _LIVE = frozenset({_S.INITIALIZING.value, _S.RUNNING.value})
-_SURROGATES = re.compile(r"[\ud800-\udfff]")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -151,7 +150,7 @@ class FilterOptions:
 def _check_text(field: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise ValidationError(f"{field} must be a non-empty string", field=field)
-    if "\x00" in value or (not value.isascii() and _SURROGATES.search(value)):
+    if not is_storable(value):
         raise ValidationError(f"{field} must be valid Unicode text without NUL", field=field)
     return value
 

@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 
 from taskcore.clock import format_instant, parse_instant, whole_second
+from taskcore.text import is_storable
 from taskcore.visual_layer.errors import InvalidParameter
 from taskcore.visual_layer.lifecycle import TaskType, VisualLayerStatus
 
@@ -61,7 +62,6 @@ SORT_FIELDS = ("start_time", "status", "task_type", "dataset_name", "dataset_id"
 """The documented ``sort_by`` values."""
 PAGE_SIZES = range(5, 51)
 """The documented ``page_size`` range, 5..50."""
-_SURROGATES = re.compile(r"[\ud800-\udfff]")
 MAX_PAGE = 10**9
 """The largest ``page`` accepted (a bound, so offsets stay small integers)."""
 
@@ -194,7 +194,7 @@ def _one_of(field: str, value: object, allowed: Any) -> None:
 def _text(field: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidParameter(field, "must be a non-empty string")
-    if "\x00" in value or (not value.isascii() and _SURROGATES.search(value)):
+    if not is_storable(value):
         raise InvalidParameter(field, "must be valid Unicode text without NUL")
     return value
 
