@@ -18,7 +18,7 @@ PYTHONS ?= 3.12 3.13
 # __init__.py holds the version: a reinstall keeps the installed metadata in step with it.
 INSTALL_INPUTS := pyproject.toml src/taskcore/__init__.py
 
-.PHONY: demo serve test test-matrix test-lowest lint typecheck pytest bench docs clean
+.PHONY: demo serve test test-matrix test-lowest lint typecheck pytest bench docs docs-check clean
 
 $(STAMP): $(INSTALL_INPUTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/python -m taskcore serve --host 127.0.0.1 --port 8000 --demo
 
-test: lint typecheck pytest
+test: lint typecheck pytest docs-check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -70,8 +70,19 @@ test-lowest:
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
+# The documentation site: regenerate the generated pages (lifecycles, errors, OpenAPI,
+# decisions), then build the site strictly into site/ (open site/index.html).
 docs: $(STAMP)
 	$(BIN)/python -m taskcore docs docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# What `make test` runs: the generated pages are current and the site builds strictly (a
+# broken link or anchor, a page missing from the nav, a bad reference fails), into a
+# temporary folder that is removed afterwards.
+docs-check: $(STAMP)
+	$(BIN)/python -m taskcore docs docs --check
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+		NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir "$$tmp"
 
 clean:
-	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage
+	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage site
