@@ -363,15 +363,15 @@ class Dispatcher:
             )
         self.service = service
         self.send: Send = post if send is None else send
-        self.backoff = Backoff() if backoff is None else backoff
-        self.rng = random.Random() if rng is None else rng
+        self.backoff: Backoff = Backoff() if backoff is None else backoff
+        self.rng: random.Random = random.Random() if rng is None else rng
         self.clock: Clock = SystemClock() if clock is None else clock
         self.timeout = timeout
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.interval = interval
         self.claim_for = claim
-        self.allowed_hosts = (
+        self.allowed_hosts: frozenset[str] | None = (
             None if allowed_hosts is None else frozenset(h.lower() for h in allowed_hosts)
         )
         self._pass = threading.Lock()

@@ -5,14 +5,22 @@ diagram), the error catalogue and the OpenAPI documents (``openapi/<api>.json``,
 :mod:`taskcore.openapi`) are rendered from the same tables the engine runs.
 ``make docs`` (``python -m taskcore docs docs``) writes them; a test fails when the
 committed files drift from what this module renders.
+
+The API reference pages (:func:`reference_pages`: one per public module, documenting its
+``__all__`` with mkdocstrings) are not written to disk: the documentation site's build
+generates them each time, so a new module appears in the reference without a step.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import taskcore
 from taskcore.chunkr.lifecycle import CHUNKR_TASK
 from taskcore.claro.lifecycle import CLARO_TASK
 from taskcore.errors import catalogue
@@ -23,9 +31,16 @@ from taskcore.visual_layer.lifecycle import VL_TASK
 
 __all__ = [
     "LIFECYCLES",
+    "REFERENCE",
+    "markdown_text",
+    "public_modules",
+    "reference_page_path",
+    "reference_pages",
     "render_error_catalogue",
     "render_lifecycle",
     "render_mermaid",
+    "render_reference_index",
+    "render_reference_page",
     "render_table",
     "rendered_docs",
     "write_docs",
@@ -148,3 +163,161 @@ def write_docs(root: Path) -> list[Path]:
             path.write_text(text, encoding="utf-8")
             changed.append(path)
     return changed
+
+
+REFERENCE = "reference"
+"""The folder, relative to the docs folder, that holds the generated API reference."""
+
+
+def _package_root() -> Path:
+    return Path(taskcore.__file__).resolve().parent
+
+
+def public_modules(root: Path | None = None) -> tuple[str, ...]:
+    """Every public module's dotted name, sorted: no part of the name starts with ``_``.
+
+    Args:
+        root: the ``taskcore`` package folder (default: the installed package's).
+
+    Returns:
+        Names such as ``"taskcore"`` and ``"taskcore.claro.service"``; packages appear by
+        their own name (their ``__init__``).
+    """
+    root = _package_root() if root is None else root
+    names = []
+    for path in root.rglob("*.py"):
+        parts = ["taskcore", *path.relative_to(root).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts.pop()
+        if not any(part.startswith("_") for part in parts):
+            names.append(".".join(parts))
+    return tuple(sorted(names))
+
+
+def _module_path(module: str, root: Path) -> Path:
+    base = root.joinpath(*module.split(".")[1:])
+    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+
+# A reStructuredText role (:class:`~a.b.C`, :func:`f`) and a literal (``x``), as docstrings
+# write them; Markdown shows them as code: `C`, `f`, `x`.
+_ROLE = re.compile(r":[a-z]+:`~?(?:[\w.]+\.)?([^`]+)`")
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def markdown_text(docstring: str) -> str:
+    """Docstring text with reStructuredText roles and literals as Markdown code spans.
+
+    ``:class:`~taskcore.errors.TaskcoreError``` becomes `` `TaskcoreError` `` and
+    ````x```` becomes `` `x` ``; everything else is left as it is.
+    """
+    return _LITERAL.sub(r"`\1`", _ROLE.sub(r"`\1`", docstring))
+
+
+def _summary(module: str, root: Path) -> str:
+    """The module docstring's first sentence (read without importing the module)."""
+    tree = ast.parse(_module_path(module, root).read_text(encoding="utf-8"))
+    paragraph = (ast.get_docstring(tree) or "").strip().split("\n\n", 1)[0]
+    sentence = " ".join(paragraph.split()).split(". ", 1)[0].rstrip(".")
+    return markdown_text(sentence).replace("|", "\\|") + ("." if sentence else "")
+
+
+def reference_page_path(module: str) -> str:
+    """The reference page of ``module``, relative to the docs folder."""
+    return f"{REFERENCE}/{module}.md"
+
+
+def render_reference_index(root: Path | None = None) -> str:
+    """The API reference's index page: every public module with its one-line summary."""
+    root = _package_root() if root is None else root
+    lines = [
+        "# API reference",
+        "",
+        "One page per public module, generated from its docstrings and type hints. Each",
+        "page documents what the module exports (its `__all__`); everything else, and every",
+        "module whose name starts with an underscore, is private and may change without",
+        "notice.",
+        "",
+        "| module | what it holds |",
+        "| --- | --- |",
+    ]
+    for module in public_modules(root):
+        lines.append(f"| [`{module}`]({module}.md) | {_summary(module, root)} |")
+    return "\n".join(lines) + "\n"
+
+
+@functools.cache
+def _exports(module: str, root: Path) -> tuple[tuple[str, ...], Mapping[str, str]]:
+    """What ``module`` exports, in ``__all__`` order: the names it documents itself, and
+    the names it re-exports from another public module that documents them (name -> that
+    module).  A module without ``__all__`` exports nothing.
+    """
+    tree = ast.parse(_module_path(module, root).read_text(encoding="utf-8"))
+    exported: list[str] = []
+    imported: dict[str, tuple[str, str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                imported[alias.asname or alias.name] = (node.module, alias.name)
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "__all__" for target in node.targets
+        ):
+            exported = list(ast.literal_eval(node.value))
+    local: list[str] = []
+    elsewhere: dict[str, str] = {}
+    public = public_modules(root)
+    for name in exported:
+        source, original = imported.get(name, (module, name))
+        if source != module and source in public and original == name:
+            documented, forwarded = _exports(source, root)
+            if name in forwarded:
+                elsewhere[name] = forwarded[name]
+                continue
+            if name in documented:
+                elsewhere[name] = source
+                continue
+        local.append(name)
+    return tuple(local), elsewhere
+
+
+def render_reference_page(module: str, root: Path | None = None) -> str:
+    """One module's API reference page: mkdocstrings documents the names the module
+    defines and exports; a table links each name it re-exports to the page of the
+    module that documents it.
+    """
+    root = _package_root() if root is None else root
+    local, elsewhere = _exports(module, root)
+    members = "".join(f"\n        - {name}" for name in local) if local else " false"
+    lines = [f"::: {module}", "    options:", f"      members:{members}", ""]
+    if elsewhere:
+        lines += [
+            "## Re-exported names",
+            "",
+            f"`{module}` also exports these names, documented with the module that",
+            "defines them:",
+            "",
+            "| name | documented in |",
+            "| --- | --- |",
+        ]
+        lines += [
+            f"| [`{name}`][{source}.{name}] | [`{source}`]({source}.md) |"
+            for name, source in elsewhere.items()
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def reference_pages(root: Path | None = None) -> dict[str, str]:
+    """The API reference: the index and one mkdocstrings page per public module.
+
+    Args:
+        root: the ``taskcore`` package folder (default: the installed package's).
+
+    Returns:
+        Markdown text by path relative to the docs folder, the index first.
+    """
+    root = _package_root() if root is None else root
+    pages = {f"{REFERENCE}/index.md": render_reference_index(root)}
+    for module in public_modules(root):
+        pages[reference_page_path(module)] = render_reference_page(module, root)
+    return pages

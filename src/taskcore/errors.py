@@ -149,7 +149,7 @@ class ValidationError(TaskcoreError, ValueError):
     code = "VALIDATION_ERROR"
     status = 400
     title = "Invalid request"
-    wire_details = (("field", "field"),)
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (("field", "field"),)
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -209,7 +209,7 @@ class PayloadTooLarge(TaskcoreError):
     code = "PAYLOAD_TOO_LARGE"
     status = 413
     title = "Payload too large"
-    wire_details = (("limitBytes", "limit"),)
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (("limitBytes", "limit"),)
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -229,7 +229,7 @@ class RequestTimeout(TaskcoreError):
     code = "REQUEST_TIMEOUT"
     status = 408
     title = "Request timeout"
-    wire_details = (("timeoutSeconds", "timeout_seconds"),)
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (("timeoutSeconds", "timeout_seconds"),)
 
     def __init__(self, timeout_seconds: float) -> None:
         self.timeout_seconds = timeout_seconds
@@ -248,7 +248,10 @@ class UnsupportedMediaType(TaskcoreError):
     code = "UNSUPPORTED_MEDIA_TYPE"
     status = 415
     title = "Unsupported media type"
-    wire_details = (("mediaType", "media_type"), ("expected", "expected"))
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("mediaType", "media_type"),
+        ("expected", "expected"),
+    )
 
     def __init__(self, media_type: str, expected: str = "application/json") -> None:
         self.media_type = media_type
@@ -268,7 +271,7 @@ class IdempotencyConflict(TaskcoreError):
     code = "IDEMPOTENCY_CONFLICT"
     status = 409
     title = "Idempotency key reused"
-    wire_details = (
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (
         ("idempotencyKey", "key"),
         ("taskId", "task_id"),
     )
@@ -317,8 +320,8 @@ class IllegalTransition(TaskcoreError):
         self.lifecycle = lifecycle
         self.state = state
         self.event = event
-        self.allowed = tuple(allowed)
-        self.failed_guards = tuple(failed_guards)
+        self.allowed: tuple[str, ...] = tuple(allowed)
+        self.failed_guards: tuple[str, ...] = tuple(failed_guards)
         if message is None:
             message = self._default_message()
         super().__init__(message)
@@ -345,7 +348,7 @@ class TaskNotCancellable(IllegalTransition):
     code = "TASK_NOT_CANCELLABLE"
     status = 409
     title = "Cannot cancel task"
-    wire_details = (("currentStatus", "state"),)
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (("currentStatus", "state"),)
 
     def _default_message(self) -> str:
         # The Claro reference's message for completed/failed; ours for cancelled (docs/claro.md).
@@ -374,7 +377,7 @@ class DatasetNotFound(NotFound):
 
     code = "DATASET_NOT_FOUND"
     title = "Dataset not found"
-    wire_details = (("datasetId", "dataset_id"),)
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (("datasetId", "dataset_id"),)
 
     def __init__(self, dataset_id: str) -> None:
         self.dataset_id = dataset_id
@@ -386,7 +389,7 @@ class TaskNotFound(NotFound):
 
     code = "TASK_NOT_FOUND"
     title = "Task not found"
-    wire_details = (("taskId", "task_id"),)
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (("taskId", "task_id"),)
 
     def __init__(self, task_id: str) -> None:
         self.task_id = task_id
@@ -398,7 +401,7 @@ class WebhookNotFound(NotFound):
 
     code = "WEBHOOK_NOT_FOUND"
     title = "Webhook not found"
-    wire_details = (("webhookId", "webhook_id"),)
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (("webhookId", "webhook_id"),)
 
     def __init__(self, webhook_id: str) -> None:
         self.webhook_id = webhook_id
@@ -417,7 +420,7 @@ class DatasetLocked(TaskcoreError):
     code = "DATASET_LOCKED"
     status = 409
     title = "Dataset is locked"
-    wire_details = (("activeTaskId", "active_task_id"),)
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (("activeTaskId", "active_task_id"),)
 
     def __init__(
         self, *, dataset_id: str, active_task_id: str, expires_at: str | None = None
@@ -443,7 +446,7 @@ class InvalidSelection(TaskcoreError, ValueError):
     code = "INVALID_SELECTION"
     status = 400
     title = "Invalid cell selection"
-    wire_details = (
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (
         ("field", "field"),
         ("unknownIds", "unknown_ids"),
     )
@@ -463,7 +466,7 @@ class InvalidSelection(TaskcoreError, ValueError):
     ) -> None:
         super().__init__(message)
         self.field = field
-        self.unknown_ids = tuple(unknown_ids)
+        self.unknown_ids: tuple[str, ...] = tuple(unknown_ids)
 
 
 class QuotaExceeded(TaskcoreError):
@@ -481,7 +484,7 @@ class QuotaExceeded(TaskcoreError):
     code = "QUOTA_EXCEEDED"
     status = 429
     title = "Task creation limit reached"
-    wire_details = (
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (
         ("limit", "limit"),
         ("windowSeconds", "window_seconds"),
         ("retryAfterSeconds", "retry_after_seconds"),
@@ -526,7 +529,7 @@ class LeaseLost(TaskcoreError):
     code = "LEASE_LOST"
     status = 409
     title = "Lease lost"
-    wire_details = (
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (
         ("taskId", "task_id"),
         ("datasetId", "dataset_id"),
         ("token", "token"),
@@ -559,7 +562,7 @@ class IdCollision(TaskcoreError):
     code = "ID_COLLISION"
     status = 500
     title = "Id collision"
-    wire_details = (("kind", "kind"),)
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (("kind", "kind"),)
 
     def __init__(self, kind: str, attempts: int) -> None:
         self.kind = kind
@@ -587,7 +590,7 @@ class GridIdNotFound(NotFound):
 
     code = "GRID_ID_NOT_FOUND"
     title = "Grid id not found"
-    wire_details = (
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (
         ("kind", "kind"),
         ("id", "grid_id"),
     )
@@ -619,7 +622,7 @@ class LeaseNotHeld(TaskcoreError):
     code = "LEASE_NOT_HELD"
     status = 409
     title = "Lease not held"
-    wire_details = (
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (
         ("resourceId", "resource_id"),
         ("token", "token"),
         ("activeTaskId", "active_task_id"),
@@ -648,7 +651,7 @@ class StaleToken(TaskcoreError):
     code = "STALE_TOKEN"
     status = 409
     title = "Stale fencing token"
-    wire_details = (
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (
         ("resourceId", "resource_id"),
         ("token", "token"),
         ("currentToken", "current_token"),
@@ -683,7 +686,9 @@ class StoreBusy(TaskcoreError):
     code = "STORE_BUSY"
     status = 503
     title = "Service unavailable"
-    wire_details = (("retryAfterSeconds", "retry_after_seconds"),)
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("retryAfterSeconds", "retry_after_seconds"),
+    )
 
     def __init__(self, message: str = "The store is busy", *, retry_after_seconds: int = 1) -> None:
         if isinstance(retry_after_seconds, bool) or not isinstance(retry_after_seconds, int):

@@ -855,8 +855,11 @@ def load(
     Args:
         source: a file path, the file's bytes, the parsed JSON object, or a
             :class:`Fixture` from :func:`parse`.
-        claro, sendai, chunkr, visual_layer: the services to fill; a section of the
-            fixture whose service is not given is refused.
+        claro: the Claro service to fill.
+        sendai: the Send AI service to fill.
+        chunkr: the Chunkr service to fill.
+        visual_layer: the Visual Layer service to fill.  A section of the fixture whose
+            service is not given is refused.
 
     Returns:
         The router key maps and the task ids drawn (:class:`Loaded`).

@@ -384,7 +384,7 @@ class Router:
         *,
         auth_scheme: str | None = None,
     ) -> None:
-        self.routes = tuple(routes)
+        self.routes: tuple[Route, ...] = tuple(routes)
         self.render_error = render_error
         self.auth_scheme = auth_scheme
 

@@ -121,7 +121,7 @@ class Lifecycle(Generic[S, E, C]):
         self.states: tuple[S, ...] = tuple(states)
         self.events: tuple[E, ...] = tuple(events)
         self.initial = initial
-        self.title = title or name
+        self.title: str = title or name
         self.description = description
         self._refusals = dict(refusals or {})
         self._rows = _flatten(name, self.states, self.events, initial, table)

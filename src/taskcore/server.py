@@ -175,8 +175,10 @@ class Mounts:
     """
 
     def __init__(self, mounts: Iterable[Mount], *, extra_routes: Sequence[Route] = ()) -> None:
-        self.mounts = tuple(sorted(mounts, key=lambda m: len(m.prefix), reverse=True))
-        self.extra = Router(list(extra_routes), _generic_error)
+        self.mounts: tuple[Mount, ...] = tuple(
+            sorted(mounts, key=lambda m: len(m.prefix), reverse=True)
+        )
+        self.extra: Router = Router(list(extra_routes), _generic_error)
 
     def mount_for(self, path: str) -> Mount | None:
         """The mount that serves the raw ``path``, or ``None``."""

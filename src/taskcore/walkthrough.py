@@ -94,7 +94,8 @@ class Walkthrough:
         parts = urlsplit(url)
         if parts.hostname is None or parts.port is None:
             raise DemoError(f"the server printed no usable URL: {url!r}")
-        self.host, self.port = parts.hostname, parts.port
+        self.host: str = parts.hostname
+        self.port: int = parts.port
         self.out = out
 
     def say(self, text: str) -> None:

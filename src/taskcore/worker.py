@@ -154,7 +154,10 @@ class SimulatedWorker:
     """Drives the services' worker operations; thread-safe (one lock for every step).
 
     Args:
-        claro, sendai, chunkr, visual_layer: the services to drive; ``None`` skips one.
+        claro: the Claro service to drive (``None``: none).
+        sendai: the Send AI service to drive (``None``: none).
+        chunkr: the Chunkr service to drive (``None``: none).
+        visual_layer: the Visual Layer service to drive (``None``: none).
         seed: seeds the one ``random.Random`` every draw comes from.
         failure_rate: 0.0..1.0, the probability that a Claro cell, or a Send AI, Chunkr
             or Visual Layer task, fails when the worker gets to it.
@@ -188,17 +191,17 @@ class SimulatedWorker:
         self.visual_layer = visual_layer
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an integer, not {seed!r}")
-        self.failure_rate = _share(failure_rate, "failure_rate")
+        self.failure_rate: float = _share(failure_rate, "failure_rate")
         if (
             isinstance(interval, bool)
             or not isinstance(interval, int | float)
             or not (math.isfinite(interval) and interval > 0)
         ):
             raise ValueError(f"interval must be a positive number of seconds, not {interval!r}")
-        self.interval = float(interval)
-        self.cells_per_tick = _count(cells_per_tick, "cells_per_tick", 1, 10_000)
-        self.progress_step = _count(progress_step, "progress_step", 1, COMMIT_AT)
-        self.batch = _count(batch, "batch", 1, 10_000)
+        self.interval: float = float(interval)
+        self.cells_per_tick: int = _count(cells_per_tick, "cells_per_tick", 1, 10_000)
+        self.progress_step: int = _count(progress_step, "progress_step", 1, COMMIT_AT)
+        self.batch: int = _count(batch, "batch", 1, 10_000)
         self._random = random.Random(seed)
         self._columns: BoundedCache[str, tuple[str, ...]] = BoundedCache(COLUMNS_CACHED)
         self._lock = threading.RLock()

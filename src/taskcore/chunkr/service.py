@@ -243,11 +243,12 @@ class ChunkrTasks:
         "Task queued for update", remembering the status, message and configuration it
         reverts to.
 
+        Every refusal leaves the task unchanged.
+
         Raises:
             ChunkrTaskNotFound: no such task for this user, or expired.
             TaskNotUpdatable: the task is not ``Succeeded`` or ``Failed``.
             ConfigurationUnchanged: the merged configuration equals the current one.
-            The task is unchanged in every case.
         """
         _check_user(user_id)
 

@@ -38,7 +38,7 @@ class RateEstimator:
     }
 
     def __init__(self, rates: Mapping[TaskType, tuple[float, float]] | None = None) -> None:
-        self.rates = dict(rates or self.DEFAULT_RATES)
+        self.rates: dict[TaskType, tuple[float, float]] = dict(rates or self.DEFAULT_RATES)
 
     def estimate(self, task_type: TaskType, targets: int) -> tuple[float, float]:
         """Return ``(targets * low, targets * high)`` seconds."""

@@ -44,7 +44,7 @@ import re
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import compress, repeat
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 from urllib.parse import quote, unquote
 
 from taskcore.errors import GridIdNotFound, ValidationError
@@ -167,7 +167,7 @@ class CellTable:
             return NotImplemented
         return self._by_name == other._by_name and self.fallback == other.fallback
 
-    __hash__ = None  # type: ignore[assignment]  # compared by content, like a dict
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # compared by content, like a dict
 
     def __repr__(self) -> str:
         return f"CellTable({len(self._by_name)} names, fallback={self.fallback!r})"
@@ -541,7 +541,7 @@ class Grid:
             and self._packed_empty() == other._packed_empty()
         )
 
-    __hash__ = None  # type: ignore[assignment]  # mutable: equal grids may diverge later
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # mutable: equal grids may diverge later
 
     def __repr__(self) -> str:
         return (

@@ -320,9 +320,9 @@ class Resolution:
     )
 
     def __init__(self, selection: Selection, grid: Grid) -> None:
-        self.selection = selection
-        self.grid = grid
-        self.mode = selection.mode
+        self.selection: Selection = selection
+        self.grid: Grid = grid
+        self.mode: TargetMode = selection.mode
         self._version = grid.version
         self._cells: list[tuple[str, str]] = []
         self._cell_offsets: list[int] = []

@@ -245,13 +245,13 @@ class ClaroTasks:
         self.ids: IdFactory = UuidIds() if ids is None else ids
         self.quota: Quota = Unlimited() if quota is None else quota
         self.estimator: Estimator = RateEstimator() if estimator is None else estimator
-        self.locks = LockManager(self.store, lease_ttl)
-        self.idempotency = IdempotencyKeys(
+        self.locks: LockManager = LockManager(self.store, lease_ttl)
+        self.idempotency: IdempotencyKeys = IdempotencyKeys(
             IDEMPOTENCY, as_span(idempotency_retention, "idempotency_retention")
         )
-        self.delivered_retention = as_span(delivered_retention, "delivered_retention")
-        self.gave_up_retention = as_span(gave_up_retention, "gave_up_retention")
-        self.task_retention = (
+        self.delivered_retention: timedelta = as_span(delivered_retention, "delivered_retention")
+        self.gave_up_retention: timedelta = as_span(gave_up_retention, "gave_up_retention")
+        self.task_retention: timedelta | None = (
             None if task_retention is None else as_span(task_retention, "task_retention")
         )
         self._expiry = ExpiryIndex(RETENTION)
@@ -318,18 +318,24 @@ class ClaroTasks:
     def add_column(self, account_id: str, dataset_id: str, column_id: str) -> None:
         """Add an empty column (a structure edit).
 
+        Every refusal leaves the dataset unchanged.
+
         Raises:
-            DatasetNotFound, DatasetLocked (a task holds the dataset), ValidationError
-            (the column exists).  Nothing changed.
+            DatasetNotFound: no such dataset for this account.
+            DatasetLocked: a task holds the dataset.
+            ValidationError: the column exists.
         """
         self._edit(account_id, dataset_id, lambda grid: grid.add_column(column_id))
 
     def remove_column(self, account_id: str, dataset_id: str, column_id: str) -> None:
         """Remove a column (a structure edit).
 
+        Every refusal leaves the dataset unchanged.
+
         Raises:
-            DatasetNotFound, DatasetLocked, or the grid's error for an unknown column.
-            Nothing changed.
+            DatasetNotFound: no such dataset for this account.
+            DatasetLocked: a task holds the dataset.
+            GridIdNotFound: the grid's error for an unknown column.
         """
         self._edit(account_id, dataset_id, lambda grid: grid.remove_column(column_id))
 
@@ -338,9 +344,12 @@ class ClaroTasks:
     ) -> None:
         """Fill or empty one cell (a manual data edit).
 
+        Every refusal leaves the dataset unchanged.
+
         Raises:
-            DatasetNotFound, DatasetLocked, or the grid's error for an unknown cell.
-            Nothing changed.
+            DatasetNotFound: no such dataset for this account.
+            DatasetLocked: a task holds the dataset.
+            GridIdNotFound: the grid's error for an unknown cell.
         """
         self._edit(account_id, dataset_id, lambda grid: grid.set_filled(row_id, column_id, filled))
 
@@ -628,9 +637,16 @@ class ClaroTasks:
         With an ``idempotency_key`` already used (by this account, within its retention)
         for the same request, returns the task exactly as the first call returned it.
 
+        The checks run in the order of the errors below; a refusal changes nothing (no
+        lock taken, no quota counted).
+
         Raises:
-            DatasetNotFound, ValidationError, IdempotencyConflict, WebhookNotFound,
-            DatasetLocked, QuotaExceeded (in that order of checks).  Nothing changed.
+            DatasetNotFound: no such dataset for this account.
+            ValidationError: the body breaks the documented request shape.
+            IdempotencyConflict: the key was used for another request.
+            WebhookNotFound: ``webhookId`` names no webhook of this account.
+            DatasetLocked: a task holds the dataset.
+            QuotaExceeded: the account's quota is used up.
         """
         return self._create("new_rows", account_id, dataset_id, body, idempotency_key, category)
 
@@ -645,9 +661,18 @@ class ClaroTasks:
     ) -> ClaroTask:
         """``POST /datasets/{datasetId}/tasks/bulk``.
 
+        The checks run in the order of the errors below; a refusal changes nothing (no
+        lock taken, no quota counted).
+
         Raises:
-            DatasetNotFound, ValidationError or InvalidSelection, IdempotencyConflict,
-            WebhookNotFound, DatasetLocked, QuotaExceeded.  Nothing changed.
+            DatasetNotFound: no such dataset for this account.
+            ValidationError: the body breaks the documented request shape.
+            InvalidSelection: the selection names unknown or no cells, or mixes
+                ``cellIds`` with ``rowIds``/``columnIds``.
+            IdempotencyConflict: the key was used for another request.
+            WebhookNotFound: ``webhookId`` names no webhook of this account.
+            DatasetLocked: a task holds the dataset.
+            QuotaExceeded: the account's quota is used up.
         """
         return self._create("bulk", account_id, dataset_id, body, idempotency_key, category)
 
@@ -728,8 +753,9 @@ class ClaroTasks:
         expired): the read settles it.
 
         Raises:
-            DatasetNotFound, TaskNotFound (also for another account's task, or a task
-            under another dataset's path).
+            DatasetNotFound: no such dataset for this account.
+            TaskNotFound: no such task, also for another account's task or a task under
+                another dataset's path.
         """
         return self._read(account_id, dataset_id, task_id)[0]
 
@@ -737,7 +763,8 @@ class ClaroTasks:
         """The documented ``GET`` response body, judged at the store's instant.
 
         Raises:
-            DatasetNotFound, TaskNotFound.
+            DatasetNotFound: no such dataset for this account.
+            TaskNotFound: no such task under this dataset.
         """
         return status_response(*self._read(account_id, dataset_id, task_id))
 
@@ -764,10 +791,13 @@ class ClaroTasks:
     def cancel(self, account_id: str, dataset_id: str, task_id: str) -> ClaroTask:
         """``DELETE /datasets/{datasetId}/tasks/{taskId}``: cancel a queued or processing task.
 
+        Every refusal leaves the task and the dataset unchanged.
+
         Raises:
-            DatasetNotFound, TaskNotFound, TaskNotCancellable (already completed, failed
-            or cancelled, a lapsed lease included; carries ``current_status``).  Nothing
-            changed.
+            DatasetNotFound: no such dataset for this account.
+            TaskNotFound: no such task under this dataset.
+            TaskNotCancellable: the task already completed, failed or was cancelled (a
+                lapsed lease included); carries ``current_status``.
         """
         with self.store.unit() as unit:
             key = self._dataset(unit, account_id, dataset_id)
@@ -795,8 +825,9 @@ class ClaroTasks:
         The returned task's ``lease_token`` is what the worker's later writes carry.
 
         Raises:
-            TaskNotFound, IllegalTransition (not queued), LeaseLost (its lease lapsed:
-            the task is failed).  Nothing else changed.
+            TaskNotFound: no such task; nothing changed.
+            IllegalTransition: the task is not queued; nothing changed.
+            LeaseLost: its lease lapsed: the task is failed, nothing else changed.
         """
 
         def act(unit: Unit, task: ClaroTask) -> ClaroTask:
@@ -835,7 +866,7 @@ class ClaroTasks:
         Bulk: the target cells, row-major.  New rows: one target per row to create.
 
         Raises:
-            TaskNotFound.
+            TaskNotFound: no such task.
         """
         with self.store.unit(readonly=True) as unit:
             task = self._task(unit, task_id)
@@ -865,10 +896,14 @@ class ClaroTasks:
             succeeded: indices of cells that were filled.
             failed: indices of cells that could not be.
 
+        Every refusal leaves the task unchanged.
+
         Raises:
-            TaskNotFound; LeaseLost (the lease lapsed, or another token); IllegalTransition
-            (not processing); ValidationError (a new-rows task, an index that is not an
-            integer, out of range, given twice, or already recorded).  Nothing changed.
+            TaskNotFound: no such task.
+            LeaseLost: the lease lapsed, or ``token`` is another lease's.
+            IllegalTransition: the task is not processing.
+            ValidationError: a new-rows task, or an index that is not an integer, out of
+                range, given twice, or already recorded.
         """
         batch: list[Sequence[int]] = []
 
@@ -903,10 +938,14 @@ class ClaroTasks:
         Each row's cells (one per dataset column) count as processed; those in
         ``failed_columns`` as failed, the others as successful.
 
+        Every refusal leaves the task unchanged.
+
         Raises:
-            TaskNotFound; LeaseLost; IllegalTransition (not processing); ValidationError
-            (a bulk task, an index out of range, repeated, already recorded, or an
-            unknown column).  Nothing changed.
+            TaskNotFound: no such task.
+            LeaseLost: the lease lapsed, or ``token`` is another lease's.
+            IllegalTransition: the task is not processing.
+            ValidationError: a bulk task, or an index out of range, repeated, already
+                recorded, or an unknown column.
         """
         rows = list(rows)
         for row in rows:
@@ -951,9 +990,13 @@ class ClaroTasks:
 
         Releases the dataset, applies the outcomes, writes the webhook notification.
 
+        Every refusal leaves the task and the dataset unchanged.
+
         Raises:
-            TaskNotFound, LeaseLost, IllegalTransition (not processing, or targets left:
-            guard ``all_recorded``).  Nothing changed.
+            TaskNotFound: no such task.
+            LeaseLost: the lease lapsed, or ``token`` is another lease's.
+            IllegalTransition: the task is not processing, or targets are left (guard
+                ``all_recorded``).
         """
         return self._fenced(
             task_id, token, lambda unit, task: self._finish(unit, task, ClaroEvent.COMPLETE)
@@ -962,9 +1005,13 @@ class ClaroTasks:
     def fail(self, task_id: str, reason: str = "worker_failed", *, token: int) -> ClaroTask:
         """The worker gave up: ``queued|processing -> failed`` with ``reason``.
 
+        Every refusal leaves the task and the dataset unchanged.
+
         Raises:
-            TaskNotFound, LeaseLost, IllegalTransition (already ended), ValidationError
-            (``reason`` not a non-empty string).  Nothing changed.
+            TaskNotFound: no such task.
+            LeaseLost: the lease lapsed, or ``token`` is another lease's.
+            IllegalTransition: the task already ended.
+            ValidationError: ``reason`` is not a non-empty string.
         """
         if not isinstance(reason, str) or not reason:
             raise ValidationError("reason must be a non-empty string", field="reason")

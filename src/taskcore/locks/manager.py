@@ -68,7 +68,7 @@ class LockManager:
 
     def __init__(self, store: Store, ttl: timedelta | float = DEFAULT_TTL) -> None:
         self.store = store
-        self.ttl = _as_ttl(ttl)
+        self.ttl: timedelta = _as_ttl(ttl)
 
     def _ttl(self, ttl: timedelta | float | None) -> timedelta:
         return self.ttl if ttl is None else _as_ttl(ttl)

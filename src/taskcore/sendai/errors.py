@@ -11,7 +11,7 @@ unauthorized answers reuse the shared :class:`~taskcore.errors.TaskNotFound` and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from taskcore.errors import IllegalTransition, NotFound
 
@@ -46,7 +46,10 @@ class InvalidTaskState(IllegalTransition):
     code = "INVALID_TASK_STATE"
     status = 400
     title = "Invalid task state"
-    wire_details = (("currentStatus", "state"), ("reason", "reason"))
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("currentStatus", "state"),
+        ("reason", "reason"),
+    )
 
     def __init__(self, *, reason: str | None = None, **kwargs: Any) -> None:
         self.reason = reason
@@ -75,10 +78,13 @@ class TaskValidationFailed(InvalidTaskState):
     code = "TASK_VALIDATION_FAILED"
     status = 400
     title = "Task validation failed"
-    wire_details = (("currentStatus", "state"), ("failedFields", "failed_fields"))
+    wire_details: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("currentStatus", "state"),
+        ("failedFields", "failed_fields"),
+    )
 
     def __init__(self, *, failed_fields: Sequence[str], **kwargs: Any) -> None:
-        self.failed_fields = tuple(failed_fields)
+        self.failed_fields: tuple[str, ...] = tuple(failed_fields)
         super().__init__(**kwargs)
 
     def _default_message(self) -> str:

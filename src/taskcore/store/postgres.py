@@ -122,7 +122,7 @@ class PostgresStore(ClosesOnExit):
         self.clock = clock
         self.busy_timeout = busy_timeout
         self.pool_size = pool_size
-        self.retry_after_seconds = max(1, math.ceil(busy_timeout))
+        self.retry_after_seconds: int = max(1, math.ceil(busy_timeout))
         # PostgreSQL reads lock_timeout = 0 as "wait for ever": 1 ms is the shortest wait.
         self._lock_timeout_ms = max(1, round(busy_timeout * 1000))
         self._guard = threading.Lock()

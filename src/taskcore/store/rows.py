@@ -145,7 +145,7 @@ def _indexes(indexes: Iterable[Iterable[str]]) -> tuple[tuple[str, ...], ...]:
 class RowTable:
     """The declaration of a row table.
 
-    Args:
+    Attributes:
         name: a lower-case identifier (SQLite's table is ``rows_<name>``).
         columns: column name -> ``str`` or ``int``; every row has every column.
         sortable: the columns :meth:`RowsUnit.select` may order by (each gets an index).

@@ -124,12 +124,12 @@ class SqliteStore(ClosesOnExit):
             raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
         if max_idle_connections < 0:
             raise ValueError("max_idle_connections must be >= 0")
-        self.path = Path(path)
+        self.path: Path = Path(path)
         self.clock: Clock = SystemClock() if clock is None else clock
         self.busy_timeout = busy_timeout
         self.synchronous = synchronous
         self.max_idle_connections = max_idle_connections
-        self.retry_after_seconds = max(1, math.ceil(busy_timeout))
+        self.retry_after_seconds: int = max(1, math.ceil(busy_timeout))
         self._closed = False
         # Row tables known to exist in the file (created by a committed unit, or seen).
         self._row_tables: dict[str, RowTable] = {}

@@ -58,7 +58,7 @@ OUTPUT = Output([Chunk("c1", [Segment("s1", "Text", "model output")])], page_cou
 # Configurations as the client writes them: a few fields, small value sets, so that
 # updates that change nothing (refused) come up as often as ones that do.
 _settings = st.fixed_dictionaries({}, optional={"format": st.sampled_from(["Html", "Markdown"])})
-configs = st.fixed_dictionaries(
+configs: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries(
     {},
     optional={
         "expires_in": st.sampled_from([5, 30, 600]),
@@ -143,14 +143,14 @@ class ChunkrModel:
 class ChunkrServiceMachine(RuleBasedStateMachine):
     """The Chunkr service (on :meth:`make_store`'s store) against :class:`ChunkrModel`."""
 
-    task_ids = Bundle("task_ids")
+    task_ids: Bundle[Any] = Bundle("task_ids")
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = ManualClock()
-        self.store = self.make_store(self.clock)
-        self.service = ChunkrTasks(self.store, ids=SeededIds(13, prefix=""))
-        self.model = ChunkrModel()
+        self.clock: ManualClock = ManualClock()
+        self.store: Store = self.make_store(self.clock)
+        self.service: ChunkrTasks = ChunkrTasks(self.store, ids=SeededIds(13, prefix=""))
+        self.model: ChunkrModel = ChunkrModel()
 
     def make_store(self, clock: Clock) -> Store:
         """A fresh, empty store on ``clock`` (in memory here; override for another)."""

@@ -374,20 +374,20 @@ class ClaroServiceMachine(RuleBasedStateMachine):
     to run it on another store.
     """
 
-    tasks = Bundle("tasks")
+    tasks: Bundle[Any] = Bundle("tasks")
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = ManualClock()
-        self.store = self.make_store(self.clock)
-        self.service = ClaroTasks(self.store, ids=SeededIds(7), lease_ttl=LEASE_TTL)
-        self.model = ClaroModel(now=self.clock.now())
+        self.clock: ManualClock = ManualClock()
+        self.store: Store = self.make_store(self.clock)
+        self.service: ClaroTasks = ClaroTasks(self.store, ids=SeededIds(7), lease_ttl=LEASE_TTL)
+        self.model: ClaroModel = ClaroModel(now=self.clock.now())
         self.ended: dict[str, ClaroTask] = {}
         self.progress_seen: dict[str, int] = {}
         self._read: tuple[int, dict[str, ClaroTask]] | None = None
-        self.webhook_count = 0
-        self.key_count = 0
-        self.column_count = 0
+        self.webhook_count: int = 0
+        self.key_count: int = 0
+        self.column_count: int = 0
 
     def make_store(self, clock: Clock) -> Store:
         """A fresh, empty store on ``clock`` (in memory here; override for another)."""

@@ -25,11 +25,11 @@ class GridMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.grid = Grid()
+        self.grid: Grid = Grid()
         self.rows: list[str] = []
         self.columns: list[str] = []
         self.empty: dict[tuple[str, str], bool] = {}
-        self.made = 0
+        self.made: int = 0
 
     def _fresh(self, prefix: str) -> str:
         self.made += 1

@@ -138,19 +138,21 @@ class SendAIServiceMachine(RuleBasedStateMachine):
     to run it on another store.
     """
 
-    tasks = Bundle("tasks")
-    uploads = Bundle("uploads")
+    tasks: Bundle[Any] = Bundle("tasks")
+    uploads: Bundle[Any] = Bundle("uploads")
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = ManualClock()
-        self.store = self.make_store(self.clock)
-        self.service = SendAITasks(self.store, ids=SeededIds(3), report_ids=SeededIds(4, "r_"))
+        self.clock: ManualClock = ManualClock()
+        self.store: Store = self.make_store(self.clock)
+        self.service: SendAITasks = SendAITasks(
+            self.store, ids=SeededIds(3), report_ids=SeededIds(4, "r_")
+        )
         for team in TEAMS:
             self.service.create_project(team, PROJECT, STEPS)
             self.service.create_project(team, OTHER_PROJECT, [Step("GROUP")])
-        self.model = SendAIModel()
-        self.upload_count = 0
+        self.model: SendAIModel = SendAIModel()
+        self.upload_count: int = 0
         self.statuses: dict[str, str] = {}
 
     def make_store(self, clock: Clock) -> Store:

@@ -83,18 +83,18 @@ class VisualLayerModel:
 class VisualLayerServiceMachine(RuleBasedStateMachine):
     """The Visual Layer service (on :meth:`make_store`'s store) against the model."""
 
-    task_ids = Bundle("task_ids")
+    task_ids: Bundle[Any] = Bundle("task_ids")
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = ManualClock()
-        self.store = self.make_store(self.clock)
-        self.service = VisualLayerTasks(self.store, ids=SeededIds(17, prefix=""))
-        self.datasets = [
+        self.clock: ManualClock = ManualClock()
+        self.store: RowsStore = self.make_store(self.clock)
+        self.service: VisualLayerTasks = VisualLayerTasks(self.store, ids=SeededIds(17, prefix=""))
+        self.datasets: list[str] = [
             self.service.add_dataset(f"Dataset {i}", users).dataset_id
             for i, users in enumerate(DATASET_USERS)
         ]
-        self.model = VisualLayerModel()
+        self.model: VisualLayerModel = VisualLayerModel()
 
     def make_store(self, clock: Clock) -> RowsStore:
         """A fresh, empty store on ``clock`` (in memory here; override for another)."""

@@ -207,7 +207,7 @@ class VisualLayerTasks:
     ) -> None:
         self.store: RowsStore = MemoryStore() if store is None else store
         self.ids: IdFactory = UuidIds(prefix="") if ids is None else ids
-        self.task_retention = (
+        self.task_retention: timedelta | None = (
             None if task_retention is None else as_span(task_retention, "task_retention")
         )
         self._ended = ExpiryIndex(ENDED)
@@ -524,12 +524,13 @@ class VisualLayerTasks:
         of the dataset): ``INITIALIZING``, ``start_time`` now.  ``task_id`` names it (a
         UUID; default: drawn by ``ids``).
 
+        A refusal creates nothing.
+
         Raises:
             VisualLayerDatasetNotFound: no such dataset, or ``created_by`` may not see it.
             ValidationError: an unknown task type, a configuration that is not a JSON
                 object, or a ``task_id`` that is not a UUID or is taken.
             IdCollision: the id factory kept giving ids in use.
-            Nothing was created in any of these cases.
         """
         _check_user(created_by)
         if task_type not in TaskType.__members__.values():
@@ -599,11 +600,12 @@ class VisualLayerTasks:
     def progress(self, task_id: str, percentage: int) -> Shown:
         """A worker reports progress: a whole number 0..100, never less than before.
 
+        A refusal leaves the task unchanged.
+
         Raises:
             VisualLayerTaskNotFound: no such task.
             ValidationError: ``percentage`` is not a whole number in current..100.
             IllegalTransition: the task is not ``RUNNING``.
-            The task is unchanged in every case.
         """
 
         def act(unit: RowsUnit, task: VisualLayerTask) -> VisualLayerTask:
@@ -652,12 +654,13 @@ class VisualLayerTasks:
         """A worker fails the task: ``FAILED`` with ``error_message``, ``end_time`` now,
         progress kept.
 
+        A refusal leaves the task unchanged.
+
         Raises:
             VisualLayerTaskNotFound: no such task.
             ValidationError: the message is empty or longer than
                 :data:`MAX_MESSAGE_LENGTH`.
             IllegalTransition: the task is not ``INITIALIZING`` or ``RUNNING``.
-            The task is unchanged in every case.
         """
         if (
             not isinstance(error_message, str)
