@@ -3,18 +3,24 @@ API is typed: every exported function and method annotates its parameters and re
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from taskcore.decisions import API_DOCUMENTS, DECISIONS
 from taskcore.docs import (
+    GUIDES,
+    REPOSITORY,
     markdown_text,
     public_modules,
     reference_pages,
+    render_decisions,
     render_reference_index,
     render_reference_page,
 )
@@ -174,3 +180,35 @@ def test_the_annotation_check_sees_a_missing_annotation() -> None:
 @pytest.mark.parametrize("module", ["taskcore.store.postgres", "taskcore.testing.claro"])
 def test_modules_with_optional_dependencies_are_in_the_reference(module: str) -> None:
     assert module in public_modules()
+
+
+def test_every_decision_names_a_test_that_exists() -> None:
+    root = Path(__file__).resolve().parent.parent
+    for api, decisions in DECISIONS.items():
+        assert len(decisions) >= 10, api
+        for decision in decisions:
+            path, *names = decision.test.split("::")
+            assert re.fullmatch(r"tests/test_\w+\.py", path), decision.test
+            assert 1 == len(names), decision.test
+            tree = ast.parse((root / path).read_text(encoding="utf-8"))
+            tests = {
+                node.name
+                for node in tree.body
+                if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+            }
+            assert names[0] in tests, decision.test
+
+
+def test_every_api_has_a_decisions_page_linked_to_its_document_and_guide() -> None:
+    assert set(API_DOCUMENTS) == set(DECISIONS) == set(GUIDES)
+    for api in DECISIONS:
+        page = render_decisions(api)
+        _, _, url = API_DOCUMENTS[api]
+        assert f"]({url})" in page
+        assert f"](../{GUIDES[api]})" in page
+        assert len(DECISIONS[api]) == page.count(f"]({REPOSITORY}/blob/main/tests/test_")
+
+
+def test_the_repository_address_is_the_sites_repo_url() -> None:
+    config = (Path(__file__).resolve().parent.parent / "mkdocs.yml").read_text(encoding="utf-8")
+    assert f"\nrepo_url: {REPOSITORY}\n" in config
