@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         "parse tasks (updates that re-run and revert) and the Visual Layer task manager "
         "(indexed listings, abort, retry), each as a service, a sans-IO HTTP router and an "
         "OpenAPI document, served together by `taskcore serve`.",
-        epilog="Documentation: https://github.com/taskcore/taskcore/tree/main/docs",
+        epilog="Documentation: https://taskcore.github.io/taskcore/",
     )
     parser.add_argument("--version", action="version", version=f"taskcore {__version__}")
     commands = parser.add_subparsers(
