@@ -18,7 +18,7 @@ PYTHONS ?= 3.12 3.13
 # __init__.py holds the version: a reinstall keeps the installed metadata in step with it.
 INSTALL_INPUTS := pyproject.toml src/taskcore/__init__.py
 
-.PHONY: demo serve test test-matrix test-lowest lint typecheck pytest bench docs docs-check clean
+.PHONY: demo serve test test-matrix test-lowest lint typecheck pytest bench docs docs-check verifytypes clean
 
 $(STAMP): $(INSTALL_INPUTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -83,6 +83,18 @@ docs-check: $(STAMP)
 	$(BIN)/python -m taskcore docs docs --check
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 		NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir "$$tmp"
+
+# The public API's type completeness as pyright judges it (100% when last checked).  Not
+# part of `make test`: pyright needs node and is no dependency of taskcore.  It installs
+# taskcore (not editable: pyright reads installed packages) and pyright into a
+# temporary venv.
+verifytypes:
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+		$(PYTHON) -m venv "$$tmp/venv" && \
+		"$$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+			'.[testing,postgres,server]' pyright && \
+		cd "$$tmp" && VIRTUAL_ENV="$$tmp/venv" PATH="$$tmp/venv/bin:$$PATH" \
+		pyright --verifytypes taskcore --ignoreexternal
 
 clean:
 	rm -rf $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage site

@@ -4,6 +4,7 @@ resolve to a page of the site or a file of the repository."""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -73,12 +74,17 @@ def test_the_sites_addresses_are_the_ones_the_code_links() -> None:
     assert f"\nrepo_url: {REPOSITORY}\n" in config
 
 
+@functools.cache
+def generated_pages() -> frozenset[str]:
+    """The pages the site's build generates (the API reference), by path in docs/."""
+    return frozenset(reference_pages())
+
+
 def site_page(url: str) -> bool:
     """Whether ``url``, an address on the site, names one of its pages."""
     path = url.removeprefix(SITE).split("#", 1)[0].rstrip("/")
     candidates = [f"{path}.md", f"{path}/index.md"] if path else ["index.md"]
-    generated = reference_pages()
-    return any((ROOT / "docs" / c).exists() or c in generated for c in candidates)
+    return any((ROOT / "docs" / c).exists() or c in generated_pages() for c in candidates)
 
 
 def test_readme_links_are_absolute_and_resolve() -> None:
