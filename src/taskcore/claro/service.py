@@ -446,9 +446,13 @@ class ClaroTasks:
             stop = f"{_micros(unit.now) + 1:020d}"
             due = list(unit.scan(OUTBOX_DUE, stop=stop, limit=limit))
             records = []
-            for _, task_id in due:
-                doc = self._reschedule(unit, task_id, _need(unit, OUTBOX, task_id),
-                                       unit.now + claim)  # fmt: skip
+            for due_key, task_id in due:
+                # The scan took no locks: claim the record, and pass over one another
+                # dispatcher holds, claimed, delivered or gave up on meanwhile.
+                doc = unit.claim(OUTBOX, task_id)
+                if doc is None or doc["dueKey"] != due_key:
+                    continue
+                doc = self._reschedule(unit, task_id, doc, unit.now + claim)
                 records.append(self._addressed(unit, task_id, doc))
             return records
 

@@ -28,9 +28,10 @@ PostgreSQL's documentation: "Transaction Isolation", "Advisory Locks"):
   database server's ``clock_timestamp()``, read at first use: every replica on every
   machine then judges lease expiry by one clock, whatever their own clocks say.
 
-What this store does not serialise: a write unit that decides on what
-:meth:`items`, :meth:`scan` or a row query returned (rather than on keys it read with
-:meth:`get`) may run alongside another unit that changes those rows.
+What a key lock does not cover by itself: :meth:`items`, :meth:`scan` and the row
+queries read without locks.  A write unit that acts on what they returned takes each
+record with :meth:`claim` (a try-lock, then a fresh read) or re-reads it with
+:meth:`get` before it acts, as taskcore's services do.
 """
 
 from __future__ import annotations
@@ -371,6 +372,28 @@ class _PostgresUnit:
         if not is_storable(key):
             return None  # no such key can be stored
         self._lock(table, key)
+        row = self._execute(
+            "SELECT value FROM documents WHERE tbl = %s AND key = %s", (table, key)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def claim(self, table: str, key: str) -> Any | None:
+        """Take ``(table, key)``'s lock without waiting (``pg_try_advisory_xact_lock``)
+        and return the key's newest committed value; ``None`` when the key is absent or
+        another unit holds its lock (see :meth:`taskcore.store.Unit.claim`).
+
+        Raises:
+            StoreBusy: the server could not be reached (when the error leaves the unit,
+                it rolls back).
+        """
+        if not is_storable(key):
+            return None  # no such key can be stored
+        number = lock_id(table, key)
+        if number not in self._locked:
+            taken = self._execute("SELECT pg_try_advisory_xact_lock(%s)", (number,)).fetchone()
+            if taken is None or not taken[0]:
+                return None  # another unit holds it: its holder acts on it
+            self._locked.add(number)
         row = self._execute(
             "SELECT value FROM documents WHERE tbl = %s AND key = %s", (table, key)
         ).fetchone()
