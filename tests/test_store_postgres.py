@@ -381,3 +381,21 @@ except ImportError as error:
     )
     assert 0 == done.returncode, done.stderr
     assert "PostgresStore needs psycopg 3: pip install 'taskcore[postgres]'" == done.stdout.strip()
+
+
+def test_the_lock_and_act_functions_are_created_when_missing(dsn: str) -> None:
+    PostgresStore(dsn).close()
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        # A database set up before the functions existed (or whose functions were lost).
+        connection.execute("DROP FUNCTION taskcore_get_v1(bigint, text, text)")
+    with PostgresStore(dsn) as store:
+        with store.unit() as unit:
+            unit.put("t", "k", 1)
+            unit.delete("t", "gone")
+        with store.unit() as unit:
+            assert 1 == unit.get("t", "k")
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT proname FROM pg_proc WHERE proname LIKE 'taskcore\\_%' ORDER BY 1"
+        ).fetchall()
+    assert [("taskcore_delete_v1",), ("taskcore_get_v1",), ("taskcore_put_v1",)] == rows
