@@ -19,7 +19,7 @@ from taskcore.claro.grid import Grid
 from taskcore.claro.service import WEBHOOKS, ClaroTasks
 from taskcore.claro.task import ClaroTask
 from taskcore.clock import ManualClock
-from taskcore.errors import QuotaExceeded
+from taskcore.errors import QuotaExceeded, TaskNotCancellable
 from taskcore.keys import composite_key
 from taskcore.quota import WindowQuota
 from taskcore.retention import ExpiryIndex
@@ -288,6 +288,62 @@ def _complete(service: ClaroTasks, task: ClaroTask) -> None:
 def _deliver_in(service: ClaroTasks, unit: Any, task_id: str) -> None:
     doc = unit.get("claro.outbox", task_id)
     service._deliver(unit, task_id, doc)
+
+
+# --- Claro: settling lapsed leases beside cancels and workers ---------------------------
+
+
+def lapsed_task(store: PostgresStore, clock: ManualClock) -> tuple[ClaroTasks, ClaroTask]:
+    """A Claro task that recorded a batch and whose lease then lapsed."""
+    service = ClaroTasks(store, lease_ttl=60)
+    dataset = service.create_dataset("acct", Grid(["r1", "r2"], ["c1"]))
+    task = service.create_bulk("acct", dataset, {"processOnlyEmpty": True})
+    service.start(task.task_id)
+    service.record(task.task_id, succeeded=[0], token=task.lease_token)
+    clock.advance(timedelta(seconds=61))
+    return service, task
+
+
+def test_settling_passes_over_a_task_another_unit_holds(dsn: str) -> None:
+    clock = ManualClock(T0)
+    with PostgresStore(dsn, clock=clock, busy_timeout=DEADLINE) as store:
+        service, task = lapsed_task(store, clock)
+        holder = HeldUnit(store, lambda unit: unit.get("claro.tasks", task.task_id))
+        try:
+            settle = Background(service.settle_expired)
+            # Without claims the settle would wait for the task (and, with a cancel
+            # holding the dataset meanwhile, deadlock with it).
+            until(lambda: settle.done or waiting_for_advisory_locks(dsn) > 0)
+            assert () == tuple(settle.result())
+        finally:
+            holder.finish()
+        assert [task.task_id] == [t.task_id for t in service.settle_expired()]
+        assert "failed" == service.task(task.task_id).status.value
+
+
+def test_a_settle_and_a_cancel_at_once_do_not_deadlock(dsn: str) -> None:
+    clock = ManualClock(T0)
+    with PostgresStore(dsn, clock=clock, busy_timeout=DEADLINE) as store:
+        service, task = lapsed_task(store, clock)
+        # The task's key is held while a settle and then a cancel begin: the cancel
+        # holds the dataset and waits for the task; the settle must not hold the task
+        # and then wait for the dataset.
+        holder = HeldUnit(store, lambda unit: unit.get("claro.tasks", task.task_id))
+        try:
+            settle = Background(service.settle_expired)
+            until(lambda: settle.done or waiting_for_advisory_locks(dsn) == 1)
+            cancel = Background(lambda: service.cancel("acct", task.dataset_id, task.task_id))
+            until(lambda: waiting_for_advisory_locks(dsn) == (1 if settle.done else 2))
+        finally:
+            holder.finish()
+        # Neither is StoreBusy (a deadlock): the settle passed over the held task, and
+        # the cancel found the lease lapsed (a failed task cannot be cancelled; its
+        # refusal changed nothing); the next settle fails the task.
+        assert () == tuple(settle.result())
+        with pytest.raises(TaskNotCancellable):
+            cancel.result()
+        assert [task.task_id] == [t.task_id for t in service.settle_expired()]
+        assert "failed" == service.task(task.task_id).status.value
 
 
 # --- quotas: concurrent creates -------------------------------------------------------
