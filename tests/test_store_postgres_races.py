@@ -1,13 +1,16 @@
-"""Write units that act on what a scan returned, run at the same time on PostgreSQL:
-:meth:`Unit.claim <taskcore.store.Unit.claim>` passes over what another unit holds, so
-two pruners never pop one expiry entry, two dispatchers never claim one notification,
-and concurrent creates never exceed a quota (docs/stores.md, "PostgreSQL")."""
+"""Write units that act on what a scan returned, or on a check of a key, run at the same
+time on PostgreSQL: :meth:`Unit.claim <taskcore.store.Unit.claim>` passes over what
+another unit holds, so two pruners never pop one expiry entry, two dispatchers never
+claim one notification and a settle never deadlocks with a cancel; key locks keep two
+creates from reusing one idempotency key or exceeding a quota (docs/stores.md,
+"PostgreSQL")."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +19,10 @@ import pytest
 
 from postgres_server import wipe
 from taskcore.claro.grid import Grid
-from taskcore.claro.service import WEBHOOKS, ClaroTasks
+from taskcore.claro.service import IDEMPOTENCY, WEBHOOKS, ClaroTasks
 from taskcore.claro.task import ClaroTask
 from taskcore.clock import ManualClock
-from taskcore.errors import QuotaExceeded, TaskNotCancellable
+from taskcore.errors import IdempotencyConflict, QuotaExceeded, TaskNotCancellable
 from taskcore.keys import composite_key
 from taskcore.quota import WindowQuota
 from taskcore.retention import ExpiryIndex
@@ -344,6 +347,36 @@ def test_a_settle_and_a_cancel_at_once_do_not_deadlock(dsn: str) -> None:
             cancel.result()
         assert [task.task_id] == [t.task_id for t in service.settle_expired()]
         assert "failed" == service.task(task.task_id).status.value
+
+
+# --- idempotency keys: two creates with one key ----------------------------------------
+
+
+def create_with_key(service: ClaroTasks, dataset: str) -> ClaroTask:
+    return service.create_bulk("acct", dataset, {}, idempotency_key="k1")
+
+
+def test_one_idempotency_key_on_two_datasets_at_once_creates_one_task(
+    store: PostgresStore, dsn: str
+) -> None:
+    service = ClaroTasks(store)
+    first, second = (service.create_dataset("acct", Grid(["r1"], ["c1"])) for _ in range(2))
+    # Both creates begin while the key is held, so both find it unused at first.
+    held = HeldUnit(store, lambda unit: unit.get(IDEMPOTENCY, composite_key("acct", "k1")))
+    try:
+        creates = [Background(partial(create_with_key, service, d)) for d in (first, second)]
+        until(lambda: waiting_for_advisory_locks(dsn) == 2)
+    finally:
+        held.finish()
+    outcomes: list[Any] = []
+    for create in creates:
+        try:
+            outcomes.append(create.result().dataset_id)
+        except IdempotencyConflict as conflict:
+            outcomes.append(conflict)
+    # The second to get the key saw the first's answer: another request, so a conflict.
+    assert 1 == sum(isinstance(o, IdempotencyConflict) for o in outcomes)
+    assert 1 == sum(o in (first, second) for o in outcomes if isinstance(o, str))
 
 
 # --- quotas: concurrent creates -------------------------------------------------------
