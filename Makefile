@@ -18,7 +18,7 @@ PYTHONS ?= 3.12 3.13
 # __init__.py holds the version: a reinstall keeps the installed metadata in step with it.
 INSTALL_INPUTS := pyproject.toml src/taskcore/__init__.py
 
-.PHONY: demo serve test test-matrix test-lowest lint typecheck pytest bench docs docs-check verifytypes clean
+.PHONY: demo serve test test-matrix test-lowest lint typecheck pytest postgresql bench docs docs-check verifytypes clean
 
 $(STAMP): $(INSTALL_INPUTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,9 +43,23 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src tests bench tools
 
-pytest: $(STAMP)
+pytest: $(STAMP) postgresql
 	$(BIN)/python -m pytest --hypothesis-profile=$(HYPOTHESIS_PROFILE) -n $(PYTEST_WORKERS) \
 		--cov=taskcore --cov-branch --cov-report=term --cov-fail-under=95
+
+# PostgreSQL's server binaries, for the suite's throw-away servers
+# (taskcore.testing.postgres): when they are missing and we are root with apt-get, install
+# them (`apt-get install -y postgresql`, quietly; once there, this does nothing).
+# Otherwise the suite fails, naming that command.  `make bench` needs them too.
+PG_CTL_GLOB := /usr/lib/postgresql/*/bin/pg_ctl
+postgresql:
+	@if ! ls $(PG_CTL_GLOB) >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
+			&& command -v apt-get >/dev/null 2>&1; then \
+		echo "PostgreSQL's server is missing: apt-get install -y postgresql"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		{ apt-get update -qq && apt-get install -y -qq postgresql; } >/dev/null 2>&1 \
+			|| echo "apt-get could not install postgresql (the suite will fail, naming it)"; \
+	fi
 
 # The suite alone (no lint, types or coverage: `make test` does those once) on each of
 # $(PYTHONS); .ci/find-python finds the interpreter or fails naming where it looked.
@@ -57,7 +71,7 @@ test-matrix: $(addprefix pytest-,$(PYTHONS))
 	.venv-$*/bin/$(PIP_INSTALL) -e '.[test]'
 	touch $@
 
-pytest-%: .venv-%/.installed
+pytest-%: .venv-%/.installed postgresql
 	.venv-$*/bin/python -m pytest --hypothesis-profile=$(HYPOTHESIS_PROFILE) -n $(PYTEST_WORKERS)
 
 # `make test` in .venv-lowest, every dependency at the lower bound pyproject.toml gives it
@@ -67,7 +81,7 @@ test-lowest:
 	MYPY_CACHE_DIR=.venv-lowest/.mypy_cache $(MAKE) test VENV=.venv-lowest \
 		INSTALL_SPEC="-e '.[dev]' $$($(PYTHON) .ci/lowest_requirements.py | tr '\n' ' ')"
 
-bench: $(STAMP)
+bench: $(STAMP) postgresql
 	$(BIN)/python bench/run.py
 
 # The documentation site: regenerate the generated pages (lifecycles, errors, OpenAPI,

@@ -8,6 +8,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -349,3 +351,51 @@ def test_a_client_killed_mid_unit_loses_nothing_and_holds_no_lock(dsn: str) -> N
 
         until(free)  # the server rolled the dead client's unit back: its lock is gone
         assert [None] == seen
+
+
+def test_the_store_package_names_postgres_store_but_imports_it_on_first_use() -> None:
+    import taskcore.store
+
+    assert taskcore.store.PostgresStore is PostgresStore
+    assert "PostgresStore" in taskcore.store.__all__
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchStore'"):
+        taskcore.store.NoSuchStore  # noqa: B018
+
+
+def test_the_store_package_imports_without_psycopg() -> None:
+    program = """
+import sys
+sys.modules["psycopg"] = None  # as if psycopg were not installed
+import taskcore.store
+from taskcore.store import MemoryStore
+with MemoryStore() as store, store.unit() as unit:
+    unit.put("t", "k", 1)
+assert "taskcore.store.postgres" not in sys.modules
+try:
+    taskcore.store.PostgresStore
+except ImportError as error:
+    print(error)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert 0 == done.returncode, done.stderr
+    assert "PostgresStore needs psycopg 3: pip install 'taskcore[postgres]'" == done.stdout.strip()
+
+
+def test_the_lock_and_act_functions_are_created_when_missing(dsn: str) -> None:
+    PostgresStore(dsn).close()
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        # A database set up before the functions existed (or whose functions were lost).
+        connection.execute("DROP FUNCTION taskcore_get_v1(bigint, text, text)")
+    with PostgresStore(dsn) as store:
+        with store.unit() as unit:
+            unit.put("t", "k", 1)
+            unit.delete("t", "gone")
+        with store.unit() as unit:
+            assert 1 == unit.get("t", "k")
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT proname FROM pg_proc WHERE proname LIKE 'taskcore\\_%' ORDER BY 1"
+        ).fetchall()
+    assert [("taskcore_delete_v1",), ("taskcore_get_v1",), ("taskcore_put_v1",)] == rows

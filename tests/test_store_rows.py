@@ -381,7 +381,7 @@ def test_the_store_guide_examples_run(
 ) -> None:
     doc = Path(__file__).resolve().parent.parent / "docs" / "stores.md"
     blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
-    assert 3 == len(blocks)
+    assert 4 == len(blocks)
     wipe(postgres_dsn)
     monkeypatch.setenv("TASKCORE_POSTGRES_DSN", postgres_dsn)
     monkeypatch.chdir(tmp_path)  # the first example creates taskcore.db in the cwd

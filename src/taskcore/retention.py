@@ -44,9 +44,17 @@ class ExpiryIndex:
     def pop_due(self, unit: Unit, limit: int, *, until: datetime | None = None) -> list[str]:
         """Remove and return up to ``limit`` refs that expired at or before ``until``
         (default ``unit.now``), oldest first.  The caller deletes what they name, in the
-        same unit."""
+        same unit.
+
+        Each entry is taken with :meth:`Unit.claim <taskcore.store.Unit.claim>`: an
+        entry another unit is popping at the same time (on a store whose write units run
+        at once, PostgreSQL) is passed over, so two units never pop one entry and the
+        list may be shorter than the entries the scan found."""
         stop = f"{_stamp(unit.now if until is None else until) + 1:020d}"
-        due = list(unit.scan(self.table, stop=stop, limit=limit))
-        for key, _ in due:
-            unit.delete(self.table, key)
-        return [ref for _, ref in due]
+        popped = []
+        for key, _ in list(unit.scan(self.table, stop=stop, limit=limit)):
+            ref = unit.claim(self.table, key)
+            if ref is not None:  # else popped, or being popped, by another unit
+                unit.delete(self.table, key)
+                popped.append(ref)
+        return popped

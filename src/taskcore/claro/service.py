@@ -76,7 +76,7 @@ from taskcore.errors import (
 from taskcore.idempotency import IdempotencyKeys, check_key, fingerprint
 from taskcore.ids import IdFactory, UuidIds, draw_free
 from taskcore.keys import composite_key
-from taskcore.locks import Lease, LockManager
+from taskcore.locks import LEASES, Lease, LockManager
 from taskcore.quota import Quota, Unlimited
 from taskcore.retention import ExpiryIndex
 from taskcore.store import MemoryStore, Store, Unit
@@ -455,9 +455,13 @@ class ClaroTasks:
             stop = f"{_micros(unit.now) + 1:020d}"
             due = list(unit.scan(OUTBOX_DUE, stop=stop, limit=limit))
             records = []
-            for _, task_id in due:
-                doc = self._reschedule(unit, task_id, _need(unit, OUTBOX, task_id),
-                                       unit.now + claim)  # fmt: skip
+            for due_key, task_id in due:
+                # The scan took no locks: claim the record, and pass over one another
+                # dispatcher holds, claimed, delivered or gave up on meanwhile.
+                doc = unit.claim(OUTBOX, task_id)
+                if doc is None or doc["dueKey"] != due_key:
+                    continue
+                doc = self._reschedule(unit, task_id, doc, unit.now + claim)
                 records.append(self._addressed(unit, task_id, doc))
             return records
 
@@ -1129,10 +1133,26 @@ class ClaroTasks:
     def _settle_all(self, unit: Unit) -> list[ClaroTask]:
         settled = []
         for _, resource in unit.items(ACTIVE):
+            if not self._claim_settling(unit, resource):
+                continue
             task = self._settle_expired(unit, resource)
             if task is not None:
                 settled.append(task)
         return settled
+
+    def _claim_settling(self, unit: Unit, resource: str) -> bool:
+        """Take, without waiting, what settling ``resource``'s lapsed lease rests on: the
+        dataset, its lease and the task holding it.  ``False`` when there is no lease,
+        or another unit holds one of them (on a store whose write units run at once,
+        PostgreSQL): that unit acts on the dataset itself, or a later pass settles it.
+        So a settle never waits for, nor deadlocks with, a cancel or a worker's write
+        (they take the dataset or the task first, then the lease)."""
+        if unit.claim(DATASETS, resource) is None:
+            return False
+        record = unit.claim(LEASES, resource)
+        if record is None:
+            return False
+        return unit.claim(TASKS, Lease.from_record(resource, record).holder_task_id) is not None
 
     def _live(self, unit: Unit, task: ClaroTask) -> bool:
         """Whether the task's lease still holds its dataset at ``unit.now``."""

@@ -160,6 +160,12 @@ class _MemoryUnit:
         rows = self._store._tables.get(table)
         return None if rows is None else rows.get(key)
 
+    def claim(self, table: str, key: str) -> Any | None:
+        """The value at ``(table, key)``, or ``None`` (see
+        :meth:`taskcore.store.Unit.claim`): write units run one at a time here, so no
+        other unit can hold the key and this is :meth:`get`."""
+        return self.get(table, key)
+
     def put(self, table: str, key: str, value: Any) -> None:
         """Set ``(table, key)`` to ``value`` (undone if the unit raises)."""
         rows = self._store._tables.get(table)

@@ -18,6 +18,11 @@ several service replicas (docs/locks.md, "What they rest on"):
 - values are JSON documents addressed by ``(table, key)``; no queries beyond a sorted
   scan of one table (:meth:`Unit.items`) and a sorted, bounded range scan of its keys
   (:meth:`Unit.scan`);
+- a write unit that acts on what a scan returned (pops an expiry index, claims due
+  notifications) takes each record with :meth:`Unit.claim` first, which re-reads it
+  under its key's lock and passes over what another unit holds or already removed: on
+  a store whose write units run at the same time (PostgreSQL) two such units never both
+  act on one record;
 - a unit that cannot get the store's lock within the store's busy timeout raises
   :class:`~taskcore.errors.StoreBusy` and changes nothing;
 - a store is a context manager: ``with SqliteStore(path) as store:`` closes it at the
@@ -70,6 +75,22 @@ class Unit(Protocol):
 
     def delete(self, table: str, key: str) -> None:
         """Remove ``(table, key)``; deleting a missing key does nothing.
+
+        Raises:
+            RuntimeError: the unit is a read unit (a programming error); nothing changed.
+        """
+        ...
+
+    def claim(self, table: str, key: str) -> Any | None:
+        """Take ``(table, key)`` for this unit without waiting, and return its value as
+        it is now; ``None`` when the key is absent *or another unit holds it*.
+
+        For acting on what :meth:`scan` or :meth:`items` returned: a scan reads without
+        locks, so what it found may have been taken or removed since.  A claimed key is
+        the unit's to the end, like a key it read with :meth:`get`, and the value
+        returned is the newest committed one; a key another unit holds is passed over
+        (its holder acts on it), never waited for, so claimers never deadlock.  Stores
+        that run one write unit at a time (memory, SQLite) answer as :meth:`get` does.
 
         Raises:
             RuntimeError: the unit is a read unit (a programming error); nothing changed.
@@ -194,6 +215,14 @@ class RefusesWrites:
             RuntimeError: always; nothing changed.
         """
         raise RuntimeError(f"a read-only unit cannot delete ({table!r}, {key!r})")
+
+    def claim(self, table: str, key: str) -> Any | None:
+        """Refuse: a read unit takes nothing.
+
+        Raises:
+            RuntimeError: always; nothing changed.
+        """
+        raise RuntimeError(f"a read-only unit cannot claim ({table!r}, {key!r})")
 
     def put_row(self, table: Any, key: str, row: Any) -> None:
         """Refuse: a read unit does not write rows.

@@ -28,9 +28,10 @@ PostgreSQL's documentation: "Transaction Isolation", "Advisory Locks"):
   database server's ``clock_timestamp()``, read at first use: every replica on every
   machine then judges lease expiry by one clock, whatever their own clocks say.
 
-What this store does not serialise: a write unit that decides on what
-:meth:`items`, :meth:`scan` or a row query returned (rather than on keys it read with
-:meth:`get`) may run alongside another unit that changes those rows.
+What a key lock does not cover by itself: :meth:`items`, :meth:`scan` and the row
+queries read without locks.  A write unit that acts on what they returned takes each
+record with :meth:`claim` (a try-lock, then a fresh read) or re-reads it with
+:meth:`get` before it acts, as taskcore's services do.
 """
 
 from __future__ import annotations
@@ -67,6 +68,29 @@ _SCHEMA = (
     'CREATE TABLE IF NOT EXISTS documents (tbl text COLLATE "C" NOT NULL, '
     'key text COLLATE "C" NOT NULL, value jsonb NOT NULL, PRIMARY KEY (tbl, key))',
 )
+# Lock a key, then act on it, in one round trip: each statement of a VOLATILE function
+# takes a fresh snapshot in READ COMMITTED, so what follows the lock sees the newest
+# commit (one SQL statement would read its snapshot from before the wait).  The suffix
+# is the functions' own version: a changed body gets a new name, so replicas of two
+# taskcore versions can share a database while they are upgraded one by one.
+_FUNCTIONS = {
+    "taskcore_get_v1(bigint,text,text)": (
+        "CREATE FUNCTION taskcore_get_v1(lock bigint, t text, k text) RETURNS jsonb "
+        "LANGUAGE plpgsql VOLATILE AS $$ BEGIN PERFORM pg_advisory_xact_lock(lock); "
+        "RETURN (SELECT value FROM documents WHERE tbl = t AND key = k); END $$"
+    ),
+    "taskcore_put_v1(bigint,text,text,jsonb)": (
+        "CREATE FUNCTION taskcore_put_v1(lock bigint, t text, k text, v jsonb) RETURNS void "
+        "LANGUAGE plpgsql VOLATILE AS $$ BEGIN PERFORM pg_advisory_xact_lock(lock); "
+        "INSERT INTO documents (tbl, key, value) VALUES (t, k, v) "
+        "ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value; END $$"
+    ),
+    "taskcore_delete_v1(bigint,text,text)": (
+        "CREATE FUNCTION taskcore_delete_v1(lock bigint, t text, k text) RETURNS void "
+        "LANGUAGE plpgsql VOLATILE AS $$ BEGIN PERFORM pg_advisory_xact_lock(lock); "
+        "DELETE FROM documents WHERE tbl = t AND key = k; END $$"
+    ),
+}
 _SQL_TYPES = {str: 'text COLLATE "C"', int: "bigint"}
 _PG_TYPES = {str: "text", int: "bigint"}
 _CASTS = {str: "text", int: "bigint"}
@@ -165,6 +189,10 @@ class PostgresStore(ClosesOnExit):
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SETUP_LOCK,))
             for statement in _SCHEMA:
                 connection.execute(statement)
+            for signature, create in _FUNCTIONS.items():
+                found = connection.execute("SELECT to_regprocedure(%s)", (signature,))
+                if (found.fetchone() or (None,))[0] is None:
+                    connection.execute(create)
             row = connection.execute("SELECT max(version) FROM taskcore_schema").fetchone()
             version = None if row is None else row[0]
             if version is None:
@@ -355,14 +383,20 @@ class _PostgresUnit:
 
     def _lock(self, table: str, key: str) -> None:
         """Hold ``(table, key)``'s advisory lock until the unit ends (write units)."""
-        number = lock_id(table, key)
-        if number not in self._locked:
+        number = self._to_lock(table, key)
+        if number is not None:
             self._execute("SELECT pg_advisory_xact_lock(%s)", (number,))
             self._locked.add(number)
 
+    def _to_lock(self, table: str, key: str) -> int | None:
+        """The advisory lock of ``(table, key)`` when this unit has yet to take it;
+        ``None`` when it holds it already (a read unit never locks)."""
+        number = lock_id(table, key)
+        return None if number in self._locked else number
+
     def get(self, table: str, key: str) -> Any | None:
         """Return the value at ``(table, key)``, or ``None``; in a write unit the key is
-        locked first (until the unit ends).
+        locked first (until the unit ends): one statement either way.
 
         Raises:
             StoreBusy: the key stayed locked past the busy timeout (when the error leaves
@@ -370,14 +404,40 @@ class _PostgresUnit:
         """
         if not is_storable(key):
             return None  # no such key can be stored
-        self._lock(table, key)
+        number = self._to_lock(table, key)
+        if number is None:
+            query = "SELECT value FROM documents WHERE tbl = %s AND key = %s"
+            row = self._execute(query, (table, key)).fetchone()
+        else:
+            query = "SELECT taskcore_get_v1(%s, %s, %s)"
+            row = self._execute(query, (number, table, key)).fetchone()
+            self._locked.add(number)
+        return None if row is None else row[0]
+
+    def claim(self, table: str, key: str) -> Any | None:
+        """Take ``(table, key)``'s lock without waiting (``pg_try_advisory_xact_lock``)
+        and return the key's newest committed value; ``None`` when the key is absent or
+        another unit holds its lock (see :meth:`taskcore.store.Unit.claim`).
+
+        Raises:
+            StoreBusy: the server could not be reached (when the error leaves the unit,
+                it rolls back).
+        """
+        if not is_storable(key):
+            return None  # no such key can be stored
+        number = lock_id(table, key)
+        if number not in self._locked:
+            taken = self._execute("SELECT pg_try_advisory_xact_lock(%s)", (number,)).fetchone()
+            if taken is None or not taken[0]:
+                return None  # another unit holds it: its holder acts on it
+            self._locked.add(number)
         row = self._execute(
             "SELECT value FROM documents WHERE tbl = %s AND key = %s", (table, key)
         ).fetchone()
         return None if row is None else row[0]
 
     def put(self, table: str, key: str, value: Any) -> None:
-        """Set the value at ``(table, key)``, the key locked first.
+        """Set the value at ``(table, key)``, the key locked first: one statement.
 
         Raises:
             TypeError: ``value`` is not JSON-able; nothing was written.
@@ -387,23 +447,33 @@ class _PostgresUnit:
         """
         _check_key("keys", key)
         text = _dumps(value)
-        self._lock(table, key)
-        self._execute(
-            "INSERT INTO documents (tbl, key, value) VALUES (%s, %s, %s::jsonb) "
-            "ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value",
-            (table, key, text),
-        )
+        number = self._to_lock(table, key)
+        if number is None:
+            self._execute(
+                "INSERT INTO documents (tbl, key, value) VALUES (%s, %s, %s::jsonb) "
+                "ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value",
+                (table, key, text),
+            )
+        else:
+            query = "SELECT taskcore_put_v1(%s, %s, %s, %s::jsonb)"
+            self._execute(query, (number, table, key, text))
+            self._locked.add(number)
 
     def delete(self, table: str, key: str) -> None:
-        """Remove ``(table, key)``, if present, the key locked first.
+        """Remove ``(table, key)``, if present, the key locked first: one statement.
 
         Raises:
             StoreBusy: the key stayed locked past the busy timeout.
         """
         if not is_storable(key):
             return  # no such key can be stored
-        self._lock(table, key)
-        self._execute("DELETE FROM documents WHERE tbl = %s AND key = %s", (table, key))
+        number = self._to_lock(table, key)
+        if number is None:
+            query = "DELETE FROM documents WHERE tbl = %s AND key = %s"
+            self._execute(query, (table, key))
+        else:
+            self._execute("SELECT taskcore_delete_v1(%s, %s, %s)", (number, table, key))
+            self._locked.add(number)
 
     def items(self, table: str) -> Iterator[tuple[str, Any]]:
         """Every ``(key, value)`` of ``table``, sorted by key (code point order)."""
@@ -649,5 +719,6 @@ class _PostgresReadUnit(RefusesWrites, _PostgresUnit):
 
     __slots__ = ()
 
-    def _lock(self, table: str, key: str) -> None:
+    def _to_lock(self, table: str, key: str) -> int | None:
         """A read unit locks nothing: its snapshot is its consistency."""
+        return None

@@ -373,6 +373,12 @@ class _SqliteUnit:
         ).fetchone()
         return None if row is None else json.loads(row[0])
 
+    def claim(self, table: str, key: str) -> Any | None:
+        """The value at ``(table, key)``, or ``None`` (see
+        :meth:`taskcore.store.Unit.claim`): write units run one at a time here, so no
+        other unit can hold the key and this is :meth:`get`."""
+        return self.get(table, key)
+
     def put(self, table: str, key: str, value: Any) -> None:
         """Set the value at ``(table, key)``.
 
