@@ -187,7 +187,8 @@ def test_a_reset_command_runs_before_each_sequence(
     ("argv", "message"),
     [
         (["--key", "NOT_A_KEY"], "--key is not a Claro API key"),
-        (["--examples", "-1"], "--examples must be 0 or more"),
+        (["--examples", "-1"], "--examples must be 0 to 1000000"),
+        (["--timeout", "0"], "--timeout must be positive"),
         (["--reset-command", "exit 3"], "--reset-command exited 3"),
         (["--reset-url", "http://127.0.0.1:9/reset"], "Connection refused"),
     ],

@@ -62,7 +62,9 @@ def test_verify_catches_the_mutant_with_a_repro_that_replays(
 ) -> None:
     mutant = MUTANTS[name]
     out = tmp_path / "out"
-    options = Options(mutant.api, "", KEY, parse(fixture_file), examples=150, out=out)
+    options = Options(
+        mutant.api, "", KEY, parse(fixture_file), examples=150, out=out, shipped=False
+    )
     with serving(fixture_file, mutant.mutate) as url:
         report = verify(attrs.evolve(options, base_url=url))
         example = report.counterexample

@@ -40,8 +40,9 @@ from taskcore.fixtures import Fixture
 from taskcore.testing.chunkr import _merge, _normal
 from taskcore.verify.exchange import Exchange, Step
 from taskcore.verify.model import (
-    NEEDS_OTHER_TENANT,
-    NEEDS_WORKER,
+    REFUSALS,
+    TENANCY,
+    WORKER,
     ApiModel,
     Check,
     Divergence,
@@ -109,17 +110,9 @@ class ChunkrChecker(ApiModel):
         Property("lifecycle", "cancel, update and delete only from the documented statuses"),
         Property("revert", "a cancelled update or a failed re-run restores the previous task"),
         Property("deleted", "a deleted task is not found by any call"),
-        Property("refusals", "a refused call changes nothing"),
-        Property(
-            "tenancy",
-            "another user sees none of the caller's tasks",
-            frozenset({NEEDS_OTHER_TENANT}),
-        ),
-        Property(
-            "worker",
-            "the worker side's steps follow the documented lifecycle",
-            frozenset({NEEDS_WORKER}),
-        ),
+        REFUSALS,
+        TENANCY,
+        WORKER,
     )
     transitions: ClassVar[tuple[str, ...]] = (
         "Starting -> Processing",
@@ -150,8 +143,7 @@ class ChunkrChecker(ApiModel):
 
     def auth_headers(self, tenant: str) -> dict[str, str]:
         """``Authorization: <key>`` (no scheme, as the ``chunkr-ai`` client sends it)."""
-        key = {"main": self.key, "other": self.other_key, "bad": "taskcore-verify-bad-key"}
-        token = key.get(tenant)
+        token = self.token(tenant)
         return {} if token is None else {"authorization": token}
 
     def state(self) -> dict[str, Any]:

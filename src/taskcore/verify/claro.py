@@ -40,8 +40,9 @@ from hypothesis import strategies as st
 from taskcore.fixtures import Fixture
 from taskcore.verify.exchange import Exchange, Step
 from taskcore.verify.model import (
-    NEEDS_OTHER_TENANT,
-    NEEDS_WORKER,
+    REFUSALS,
+    TENANCY,
+    WORKER,
     ApiModel,
     Check,
     Divergence,
@@ -120,17 +121,9 @@ class ClaroChecker(ApiModel):
         Property("lock", "a dataset is locked exactly while one of its tasks is live"),
         Property("progress", "progress never decreases and its percentage is exact"),
         Property("terminal", "a completed, failed or cancelled task never changes again"),
-        Property("refusals", "a refused call changes nothing"),
-        Property(
-            "tenancy",
-            "another account sees none of the caller's datasets or tasks",
-            frozenset({NEEDS_OTHER_TENANT}),
-        ),
-        Property(
-            "worker",
-            "the worker side's steps follow the documented lifecycle",
-            frozenset({NEEDS_WORKER}),
-        ),
+        REFUSALS,
+        TENANCY,
+        WORKER,
     )
     transitions: ClassVar[tuple[str, ...]] = (
         "queued -> processing",
@@ -180,8 +173,7 @@ class ClaroChecker(ApiModel):
 
     def auth_headers(self, tenant: str) -> dict[str, str]:
         """``Authorization: Bearer <key>`` for the tenant (none for ``none``/``control``)."""
-        key = {"main": self.key, "other": self.other_key, "bad": "taskcore-verify-bad-key"}
-        token = key.get(tenant)
+        token = self.token(tenant)
         return {} if token is None else {"authorization": f"Bearer {token}"}
 
     def variables(self) -> dict[str, str]:

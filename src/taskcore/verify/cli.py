@@ -79,13 +79,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from taskcore.verify.scenario import load_scenario
 
     try:
-        for name, value, low in (
-            ("--examples", args.examples, 0),
-            ("--max-steps", args.max_steps, 1),
-            ("--replays", args.replays, 1),
+        for name, value, low, high in (
+            ("--examples", args.examples, 0, 1_000_000),
+            ("--max-steps", args.max_steps, 1, 1000),
+            ("--replays", args.replays, 1, 100),
         ):
-            if value < low:
-                raise ValueError(f"{name} must be {low} or more")
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be {low} to {high}")
         if args.timeout <= 0 or (args.max_time is not None and args.max_time < 0):
             raise ValueError("--timeout must be positive and --max-time not negative")
         fixture = demo_fixture() if args.fixtures is None else parse(args.fixtures)

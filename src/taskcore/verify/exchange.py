@@ -40,6 +40,7 @@ __all__ = [
     "UnboundVariable",
     "Unreachable",
     "capture_value",
+    "field_at",
     "fill",
 ]
 
@@ -90,9 +91,9 @@ def fill(template: str, bindings: Mapping[str, str], *, in_path: bool) -> str:
     return _VARIABLE.sub(value, template)
 
 
-def capture_value(document: Any, path: str) -> str | None:
-    """The value at the dotted ``path`` (``"payload.id"``) of a JSON document, as text;
-    ``None`` when it is not there or not a string or number."""
+def field_at(document: Any, path: str) -> Any:
+    """The value at the dotted ``path`` (``"payload.id"``, ``"items.0.id"``) of a JSON
+    document, or ``None`` when it is not there."""
     node = document
     for part in path.split("."):
         if isinstance(node, dict) and part in node:
@@ -101,6 +102,13 @@ def capture_value(document: Any, path: str) -> str | None:
             node = node[int(part)]
         else:
             return None
+    return node
+
+
+def capture_value(document: Any, path: str) -> str | None:
+    """The value at the dotted ``path`` of a JSON document (:func:`field_at`), as text;
+    ``None`` when it is not there or not a string or number."""
+    node = field_at(document, path)
     if isinstance(node, bool) or not isinstance(node, str | int):
         return None
     return str(node)

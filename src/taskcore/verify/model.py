@@ -41,15 +41,19 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import attrs
 
-from taskcore.verify.exchange import Exchange, Step, capture_value
+from taskcore.verify.exchange import Exchange, Step, capture_value, field_at
 
 if TYPE_CHECKING:
     from hypothesis import strategies as st
 
 __all__ = [
+    "BAD_KEY",
     "NEEDS_OTHER_TENANT",
     "NEEDS_WORKER",
     "OPERATORS",
+    "REFUSALS",
+    "TENANCY",
+    "WORKER",
     "ApiModel",
     "Check",
     "Divergence",
@@ -88,6 +92,22 @@ class Property:
     needs: frozenset[str] = frozenset()
 
 
+REFUSALS: Final = Property("refusals", "a refused call changes nothing")
+"""Every API's: a refused call changes nothing later reads show."""
+TENANCY: Final = Property(
+    "tenancy", "another tenant sees none of the caller's data", frozenset({NEEDS_OTHER_TENANT})
+)
+"""Every API's: another tenant's key is answered "not found" for the caller's data."""
+WORKER: Final = Property(
+    "worker",
+    "the worker side's steps follow the documented lifecycle",
+    frozenset({NEEDS_WORKER}),
+)
+"""Every API's: the control interface's steps follow the lifecycle."""
+BAD_KEY: Final = "taskcore-verify-bad-key"
+"""The key a ``"bad"`` tenant sends (nobody has it)."""
+
+
 @attrs.frozen
 class Check:
     """One comparison on an answer: ``<target> <op> <value>``.
@@ -118,13 +138,7 @@ class Check:
             return document
         if self.target.startswith("has."):
             return isinstance(document, dict) and self.target.removeprefix("has.") in document
-        node: Any = document
-        for part in self.target.removeprefix("body.").split("."):
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            else:
-                return None
-        return node
+        return field_at(document, self.target.removeprefix("body."))
 
     def holds(self, status: int, body: bytes) -> bool:
         """Whether the comparison holds on the answer."""
@@ -217,6 +231,11 @@ class ApiModel(abc.ABC):
         """The model's state as JSON (for the report)."""
 
     # -- shared -------------------------------------------------------------------------
+
+    def token(self, tenant: str) -> str | None:
+        """The key ``tenant`` sends: the ``--key``, the other tenant's, :data:`BAD_KEY`,
+        or ``None`` (``none`` and ``control`` send none)."""
+        return {"main": self.key, "other": self.other_key, "bad": BAD_KEY}.get(tenant)
 
     def variables(self) -> dict[str, str]:
         """Starting values of scenario variables (``${dataset}``, say); none here."""

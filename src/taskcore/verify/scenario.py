@@ -43,7 +43,7 @@ from typing import Any
 import attrs
 
 from taskcore.errors import ValidationError
-from taskcore.verify.exchange import Step, UnboundVariable
+from taskcore.verify.exchange import Step, UnboundVariable, field_at
 from taskcore.verify.model import NEEDS_OTHER_TENANT, NEEDS_WORKER, ApiModel, Divergence
 from taskcore.verify.sut import SystemUnderTest
 
@@ -192,18 +192,6 @@ def shipped_scenarios(api: str) -> list[Scenario]:
     return found
 
 
-def _field(document: Any, path: str) -> Any:
-    node = document
-    for part in path.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
 def run_scenario(sut: SystemUnderTest, model: ApiModel, scenario: Scenario) -> ScenarioResult:
     """Reset, then make the scenario's steps with ``model`` (fresh) judging each.
 
@@ -233,7 +221,7 @@ def run_scenario(sut: SystemUnderTest, model: ApiModel, scenario: Scenario) -> S
             problems.append(f"{where}: status {exchange.status}, expected {expect.status}")
         document = exchange.json()
         for path, value in expect.fields.items():
-            actual = exchange.text if path == "text" else _field(document, path)
+            actual = exchange.text if path == "text" else field_at(document, path)
             if actual != value:
                 problems.append(f"{where}: {path} is {actual!r}, expected {value!r}")
         if problems:
