@@ -271,3 +271,15 @@ def test_serve_with_verify_control_prints_the_demo_and_stops(tmp_path: Path) -> 
     _, err = process.communicate(timeout=START_TIMEOUT)
     assert 0 == process.returncode, err
     assert "YOUR_API_KEY" == demo["keys"]["claro"]
+
+
+@pytest.mark.parametrize("api", ["claro", "chunkr"])
+def test_a_worker_that_fails_some_steps_is_no_divergence(
+    api: str, fixture_file: Path, tmp_path: Path
+) -> None:
+    """The model cannot know which cells or re-runs the worker failed: it keeps what may
+    be, and pins it with the next read (no false alarm)."""
+    with serving(fixture_file, failure_rate=0.4) as url:
+        report = verify(Options(api, url, KEY, parse(fixture_file), examples=60, out=tmp_path))
+    assert 0 == report.exit_status, report.counterexample
+    assert "held" == {p.name: p.verdict for p in report.properties}["worker"]

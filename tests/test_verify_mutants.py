@@ -17,8 +17,9 @@ import attrs
 import pytest
 
 from taskcore.fixtures import parse
+from taskcore.server import Services
 from taskcore.verify.run import Options, verify
-from verify_servers import KEY, MUTANTS, serving, write_fixture
+from verify_servers import KEY, MUTANTS, ClaroTenantLeakSometimes, serving, write_fixture
 
 MAX_STEPS = 8
 """The longest shrunk counterexample accepted ("a handful of requests")."""
@@ -99,3 +100,22 @@ def test_verify_catches_the_mutant_with_a_repro_that_replays(
     fixed = verify(attrs.evolve(options, base_url=real, examples=0))
     assert [example.folder.name] == fixed.fixed
     assert 0 == fixed.exit_status
+
+
+def test_a_divergence_that_does_not_always_show_is_labelled_nondeterministic(
+    fixture_file: Path, tmp_path: Path
+) -> None:
+    def mutate(services: Services) -> None:
+        services.claro = ClaroTenantLeakSometimes(services.store)
+
+    with serving(fixture_file, mutate) as url:
+        options = Options(
+            "claro", url, KEY, parse(fixture_file), examples=100, out=tmp_path, shipped=False
+        )
+        report = verify(options)
+    example = report.counterexample
+    assert example is not None
+    assert ("tenancy", "nondeterministic") == (example.divergence.property, example.label)
+    assert 0 < example.reproduced < example.runs
+    record = json.loads((example.folder / "sequence.json").read_text())
+    assert "nondeterministic" == record["label"]

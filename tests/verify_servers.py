@@ -18,6 +18,7 @@ Each :class:`Mutant` names the API to verify and the property verify must report
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -109,10 +110,15 @@ def write_fixture(folder: Path) -> Path:
 
 @contextmanager
 def serving(
-    fixture: Path, mutate: Callable[[Services], None] | None = None, *, control: bool = True
+    fixture: Path,
+    mutate: Callable[[Services], None] | None = None,
+    *,
+    control: bool = True,
+    failure_rate: float = 0.0,
 ) -> Iterator[str]:
     """Serve until the block ends; yield the base URL (see the module docstring);
-    ``control=False`` leaves the worker's control routes out."""
+    ``control=False`` leaves the worker's control routes out; the worker fails
+    ``failure_rate`` of the cells and tasks it steps."""
     sock = bind("127.0.0.1", 0)
     url = bound_url(sock, "127.0.0.1")
 
@@ -121,7 +127,12 @@ def serving(
         if mutate is not None:
             mutate(services)
         load_fixtures(fixture, services)
-        worker = SimulatedWorker(claro=services.claro, chunkr=services.chunkr)
+        worker = SimulatedWorker(
+            claro=services.claro,
+            chunkr=services.chunkr,
+            failure_rate=failure_rate,
+            cells_per_tick=3,
+        )
         extra = control_router(worker, enabled=control).routes
         return Session(services, build_handler(services, base_url=url, extra_routes=extra))
 
@@ -254,6 +265,20 @@ class ChunkrRefusedDeleteDeletes(ChunkrTasks):
                 with self.store.unit() as unit:
                     _drop(unit, task_id)
             raise
+
+
+class ClaroTenantLeakSometimes(ClaroTasks):
+    """Every other read by another account leaks the task (a race, as it were)."""
+
+    reads = itertools.count()
+
+    def status(self, account_id: str, dataset_id: str, task_id: str) -> dict[str, Any]:
+        try:
+            return super().status(account_id, dataset_id, task_id)
+        except NotFound:
+            if next(self.reads) % 2:
+                raise
+            return status_response(self.task(task_id), datetime.now(UTC))
 
 
 MUTANTS: dict[str, Mutant] = {

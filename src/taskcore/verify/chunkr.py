@@ -82,13 +82,17 @@ class Task:
 
     task_id: str
     status: str
-    message: str
+    message: str | None
     config: dict[str, Any]
     started: bool = False
     finished: bool = False
-    previous: tuple[str, str, dict[str, Any]] | None = None
+    previous: tuple[str, str | None, dict[str, Any]] | None = None
     refused_since: bool = False
     reverted: bool = False
+    maybe: tuple[tuple[str | None, dict[str, Any]], ...] = ()
+    """Other (message, configuration) pairs the task may show, when a worker step's
+    answer could not tell a successful re-run from a failed one that reverted; a
+    message of ``None`` is one the model cannot know (a failure the worker drew)."""
 
 
 class ChunkrChecker(ApiModel):
@@ -234,9 +238,20 @@ class ChunkrChecker(ApiModel):
 
     def _fields(
         self, exchange: Exchange, answer: dict[str, Any], task: Task, found: list[Divergence]
-    ) -> None:
+    ) -> Task:
+        """Judge a ``TaskResponse``; the task as it showed itself (one of its
+        :attr:`Task.maybe` pinned)."""
         where = f"{exchange.method} {exchange.path}"
         status_prop = "refusals" if task.refused_since else "revert" if task.reverted else "fields"
+        config = answer.get("configuration")
+        shown = _normal(config) if isinstance(config, dict) else None
+        message = answer.get("message")
+        for other_message, other_config in task.maybe:
+            if (other_message is None or other_message == message) and other_config == shown:
+                task = replace(task, message=message, config=other_config)
+        if task.message is None and isinstance(message, str):
+            task = replace(task, message=message)
+        task = replace(task, maybe=())
         for name, value, prop in (
             ("task_id", task.task_id, "fields"),
             ("status", task.status, status_prop),
@@ -249,8 +264,6 @@ class ChunkrChecker(ApiModel):
                 (Check(f"body.{name}", "==", value),),
                 found,
             )
-        config = answer.get("configuration")
-        shown = _normal(config) if isinstance(config, dict) else None
         self.check(
             status_prop,
             shown == task.config,
@@ -292,6 +305,7 @@ class ChunkrChecker(ApiModel):
             (),
             found,
         )
+        return task
 
     def _task_call(
         self, exchange: Exchange, task_id: str, action: str, found: list[Divergence]
@@ -314,9 +328,9 @@ class ChunkrChecker(ApiModel):
                 return
             answer = exchange.json()
             before = len(found)
-            self._fields(exchange, answer if isinstance(answer, dict) else {}, task, found)
+            shown = self._fields(exchange, answer if isinstance(answer, dict) else {}, task, found)
             if len(found) == before:
-                self.tasks[task_id] = replace(task, refused_since=False, reverted=False)
+                self.tasks[task_id] = replace(shown, refused_since=False, reverted=False)
             return
         if action == "cancel":
             self._cancel(exchange, task, found)
@@ -436,35 +450,26 @@ class ChunkrChecker(ApiModel):
         ):
             return
         self.saw(task.status, str(after))
+        done = replace(task, started=True, finished=True, previous=None, maybe=())
         if after == "Processing":
             self.tasks[task_id] = replace(
                 task, status="Processing", message="Task started", started=True
             )
-        elif after == "Succeeded":
-            self.tasks[task_id] = replace(
-                task,
-                status="Succeeded",
-                message="Task succeeded",
-                started=True,
-                finished=True,
-                previous=None,
-            )
+        elif after == "Succeeded" and action != "fail":
+            succeeded = replace(done, status="Succeeded", message="Task succeeded")
+            if action == "advance" and task.previous is not None and task.previous[0] == after:
+                # A re-run of a succeeded task: success, or a failure that reverted.
+                succeeded = replace(succeeded, maybe=(task.previous[1:],))
+            self.tasks[task_id] = succeeded
         elif task.previous is not None:
             status, message, config = task.previous
             self.tasks[task_id] = replace(
-                task,
-                status=status,
-                message=message,
-                config=config,
-                previous=None,
-                started=True,
-                finished=True,
-                reverted=True,
+                done, status=status, message=message, config=config, reverted=True
             )
         else:
-            self.tasks[task_id] = replace(
-                task, status="Failed", message=FAILURE, started=True, finished=True
-            )
+            # The message of a failure the worker drew is its own.
+            message = FAILURE if action == "fail" else None
+            self.tasks[task_id] = replace(done, status="Failed", message=message)
 
     # -- what to do next ------------------------------------------------------------------
 
