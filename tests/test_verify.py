@@ -283,3 +283,52 @@ def test_a_worker_that_fails_some_steps_is_no_divergence(
         report = verify(Options(api, url, KEY, parse(fixture_file), examples=60, out=tmp_path))
     assert 0 == report.exit_status, report.counterexample
     assert "held" == {p.name: p.verdict for p in report.properties}["worker"]
+
+
+def test_max_time_stops_drawing_sequences(
+    in_thread: str, fixture_file: Path, tmp_path: Path
+) -> None:
+    options = Options(
+        "chunkr", in_thread, KEY, parse(fixture_file), examples=50, max_time=0.0, out=tmp_path
+    )
+    report = verify(options)
+    assert (0, 0) == (report.sequences, report.steps)
+    assert 0 == report.exit_status
+
+
+def test_verify_without_hypothesis_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "hypothesis" else real_find_spec(name, *a),
+    )
+    status, _ = _cli("verify", "claro", "--base-url", "http://127.0.0.1:9", "--key", KEY)
+    assert 2 == status
+    assert "pip install 'taskcore[testing]'" in capsys.readouterr().err
+
+
+def test_a_step_naming_an_uncaptured_id_is_a_divergence_not_a_crash(
+    in_thread: str, fixture_file: Path
+) -> None:
+    from taskcore.verify.claro import ClaroChecker
+    from taskcore.verify.driver import run_steps
+    from taskcore.verify.exchange import HttpClient, Step
+    from taskcore.verify.sut import SystemUnderTest
+
+    sut = SystemUnderTest(HttpClient(in_thread), reset_url=f"{in_thread}/_taskcore/reset")
+    fixture = parse(fixture_file)
+    steps = [
+        Step("POST", f"/api/v2/datasets/{DATASET}/tasks/new-rows", '{"rowCount": 0}',
+             capture={"task_1": "taskId"}),
+        Step("GET", f"/api/v2/datasets/{DATASET}/tasks/${{task_1}}"),
+    ]  # fmt: skip
+    outcome = run_steps(sut, lambda: ClaroChecker(fixture, KEY, control=False), steps)
+    assert 2 == len(outcome.steps)
+    assert 1 == len(outcome.exchanges)
+    (divergence,) = outcome.divergences
+    assert "was not captured" in divergence.message

@@ -191,3 +191,28 @@ def test_the_control_probe_reads_a_missing_route_as_no_control(url: str) -> None
     assert SystemUnderTest(client).probe_control("claro")
     assert not SystemUnderTest(client).probe_control("nothing")  # 404 NOT_FOUND
     assert not SystemUnderTest(HttpClient(url + "/healthz")).probe_control("claro")
+
+
+def test_repro_scripts_keep_labels_and_messages_out_of_the_code(tmp_path: Path) -> None:
+    from taskcore.verify.repro import write_counterexample
+
+    evil = 'x\nexit 0 # \'"""\\'
+    step = Step("GET", "/healthz", label=evil)
+    write_counterexample(
+        tmp_path,
+        api="claro",
+        base_url="http://127.0.0.1:9",
+        reset="true",
+        steps=[step],
+        auth=[{}],
+        divergence=Divergence("fields", evil, (Check("status", "==", 200),)),
+        exchanges=[],
+        label="reproducible",
+        reproduced=3,
+        runs=3,
+    )
+    script = (tmp_path / "repro.sh").read_text()
+    assert "\nexit 0 #" not in script
+    test = (tmp_path / "test_repro.py").read_text()
+    compile(test, "test_repro.py", "exec")  # valid Python whatever the message holds
+    assert f"MESSAGE = {evil!r}" in test

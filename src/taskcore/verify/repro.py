@@ -112,6 +112,11 @@ sys.exit(1 if bad else 0)
 """
 
 
+def _comment(text: str) -> str:
+    """``text`` fit for one shell comment line (no line breaks or control characters)."""
+    return "".join(c if c.isprintable() else " " for c in text)
+
+
 def _repro_sh(
     base_url: str,
     reset: str,
@@ -122,8 +127,8 @@ def _repro_sh(
     checks = json.dumps([c.to_json() for c in divergence.checks])
     lines = [
         "#!/bin/sh",
-        f"# taskcore verify counterexample: {divergence.property}",
-        f"# {divergence.message}".replace("\n", " "),
+        f"# taskcore verify counterexample: {_comment(divergence.property)}",
+        f"# {_comment(divergence.message)}",
         "# Exit status: 1 the divergence shows, 0 it does not, 2 a request failed.",
         "set -u",
         f'BASE_URL="${{BASE_URL:-{base_url}}}"',
@@ -132,9 +137,9 @@ def _repro_sh(
         f"{reset} || {{ echo 'the reset hook failed' >&2; exit 2; }}",
     ]
     for index, (step, headers) in enumerate(zip(steps, auth, strict=True), start=1):
-        lines.append(f"# step {index}: {step.label or step.method + ' ' + step.path}")
+        lines.append(f"# step {index}: {_comment(step.label or step.method + ' ' + step.path)}")
         command = ["curl", "-sS", "-o", f'"$tmp/{index}"', "-w", "'%{http_code}'"]
-        command += ["-X", step.method]
+        command += ["-X", shlex.quote(step.method)]
         for name, value in {**headers, **step.headers}.items():
             command += ["-H", shlex.quote(f"{name}: {value}")]
         if step.body is not None:
@@ -142,7 +147,7 @@ def _repro_sh(
             command += ["--data-binary", _shell_word(step.body)]
         command.append('"$BASE_URL"' + _shell_word(step.path))
         lines.append(f"status=$({' '.join(command)}) || exit 2")
-        lines.append(f'echo "step {index}: {step.method} -> $status" >&2')
+        lines.append(f'echo "step {index}: "{shlex.quote(step.method)}" -> $status" >&2')
         for name, path in step.capture.items():
             lines.append(
                 f'{name}=$(python3 -c {shlex.quote(_CAPTURE)} "$tmp/{index}" '
@@ -157,7 +162,7 @@ def _repro_sh(
     return "\n".join(lines) + "\n"
 
 
-_TEST = '''"""taskcore verify counterexample ({prop}): {message}
+_TEST = '''"""A taskcore verify counterexample (its divergence is ``MESSAGE``).
 
 Run with ``pytest test_repro.py``; ``BASE_URL`` in the environment points it at another
 server.  The test fails while the divergence shows.
@@ -169,6 +174,8 @@ import os
 import subprocess
 import urllib.parse
 
+PROPERTY = {prop!r}
+MESSAGE = {message!r}
 BASE_URL = os.environ.get("BASE_URL", {base_url!r})
 RESET = {reset!r}
 STEPS = json.loads({steps!r})
@@ -277,7 +284,7 @@ def _test_repro(
     ]
     return _TEST.format(
         prop=divergence.property,
-        message=divergence.message.replace('"""', "'''"),
+        message=divergence.message,
         base_url=base_url,
         reset=reset,
         steps=json.dumps(plain),
