@@ -216,3 +216,22 @@ def test_repro_scripts_keep_labels_and_messages_out_of_the_code(tmp_path: Path) 
     test = (tmp_path / "test_repro.py").read_text()
     compile(test, "test_repro.py", "exec")  # valid Python whatever the message holds
     assert f"MESSAGE = {evil!r}" in test
+
+
+def test_a_recorded_request_is_traced_back_to_its_tenant(tmp_path: Path) -> None:
+    from taskcore.fixtures import parse
+    from taskcore.verify.chunkr import ChunkrChecker
+    from taskcore.verify.claro import ClaroChecker
+    from verify_servers import KEY, OTHER_KEY
+
+    fixture = parse(write_fixture(tmp_path))
+    claro = ClaroChecker(fixture, KEY, control=True)
+    assert "main" == claro.tenant_of("/api/v2/x", {"Authorization": f"Bearer {KEY}"})
+    assert "other" == claro.tenant_of("/api/v2/x", {"authorization": f"Bearer {OTHER_KEY}"})
+    assert "none" == claro.tenant_of("/api/v2/x", {})
+    assert "bad" == claro.tenant_of("/api/v2/x", {"authorization": "Bearer nope"})
+    assert "control" == claro.tenant_of("/_taskcore/worker/claro/tasks/t/advance", {})
+    chunkr = ChunkrChecker(fixture, KEY, control=False)
+    assert "main" == chunkr.tenant_of("/api/v1/task/t", {"authorization": KEY})
+    with pytest.raises(ValidationError, match="not a Chunkr API key"):
+        ChunkrChecker(fixture, "nope", control=False)

@@ -18,6 +18,7 @@ Each :class:`Mutant` names the API to verify and the property verify must report
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -35,9 +36,10 @@ from taskcore.chunkr.service import ChunkrTasks, _drop
 from taskcore.chunkr.task import ChunkrTask
 from taskcore.claro.lifecycle import ClaroStatus
 from taskcore.claro.service import ClaroTasks
-from taskcore.claro.task import ClaroTask
+from taskcore.claro.task import Category, ClaroTask
 from taskcore.claro.wire import status_response
-from taskcore.errors import DatasetLocked, NotFound, TaskNotCancellable
+from taskcore.errors import DatasetLocked, InvalidSelection, NotFound, TaskNotCancellable
+from taskcore.keys import composite_key
 from taskcore.server import (
     Resettable,
     Services,
@@ -237,6 +239,28 @@ class ClaroTenantLeak(ClaroTasks):
             return status_response(task, datetime.now(UTC))
 
 
+class ClaroRefusedCreateLocks(ClaroTasks):
+    """A bulk create refused for its selection locks the dataset all the same."""
+
+    def create_bulk(
+        self,
+        account_id: str,
+        dataset_id: str,
+        body: Any,
+        *,
+        idempotency_key: str | None = None,
+        category: Category | None = None,
+    ) -> ClaroTask:
+        try:
+            return super().create_bulk(
+                account_id, dataset_id, body, idempotency_key=idempotency_key, category=category
+            )
+        except InvalidSelection:
+            with contextlib.suppress(DatasetLocked), self.store.unit() as unit:
+                self.locks.acquire_in(unit, composite_key(account_id, dataset_id), "ghost")
+            raise
+
+
 class ChunkrCancelKeepsUpdate(ChunkrTasks):
     """Cancelling a queued update restores the status but keeps the new configuration."""
 
@@ -286,6 +310,7 @@ MUTANTS: dict[str, Mutant] = {
     "claro-cancels-completed": Mutant("claro", "terminal", _claro(ClaroCancelsCompleted)),
     "claro-progress-drops": Mutant("claro", "progress", _claro(ClaroProgressDrops)),
     "claro-tenant-leak": Mutant("claro", "tenancy", _claro(ClaroTenantLeak)),
+    "claro-refused-create-locks": Mutant("claro", "refusals", _claro(ClaroRefusedCreateLocks)),
     "chunkr-cancel-keeps-update": Mutant("chunkr", "revert", _chunkr(ChunkrCancelKeepsUpdate)),
     "chunkr-refused-delete-deletes": Mutant(
         "chunkr", "refusals", _chunkr(ChunkrRefusedDeleteDeletes)

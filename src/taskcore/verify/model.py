@@ -232,6 +232,20 @@ class ApiModel(abc.ABC):
 
     # -- shared -------------------------------------------------------------------------
 
+    def tenant_of(self, path: str, headers: Mapping[str, str]) -> str:
+        """Who made a recorded request (for traces): ``control`` under the control
+        interface's prefix, else the tenant whose :meth:`auth_headers` it carries
+        (``main``, ``other``, ``none`` for no key), else ``bad``."""
+        if path.startswith("/_taskcore/"):
+            return "control"
+        given = {name.lower(): value for name, value in headers.items()}
+        for tenant in ("main", "other"):
+            if self.token(tenant) is not None:
+                wanted = self.auth_headers(tenant)
+                if all(given.get(name) == value for name, value in wanted.items()):
+                    return tenant
+        return "none" if "authorization" not in given else "bad"
+
     def token(self, tenant: str) -> str | None:
         """The key ``tenant`` sends: the ``--key``, the other tenant's, :data:`BAD_KEY`,
         or ``None`` (``none`` and ``control`` send none)."""
