@@ -406,24 +406,11 @@ class ChunkrChecker(ApiModel):
         task = self.tasks.get(task_id)
         where = f"worker {action} on {task_id}"
         if task is None:
-            self.check(
-                "deleted" if task_id in self.deleted else "worker",
-                exchange.status == 404,
-                f"{where}: an unknown or deleted task should be 404, got {exchange.status}",
-                (Check("status", "==", 404),),
-                found,
-            )
+            prop = "deleted" if task_id in self.deleted else "worker"
+            self.worker_step_refused(exchange, None, prop, found)
             return
-        live = task.status in ("Starting", "Processing")
-        if not live:
-            self.check(
-                "worker",
-                400 <= exchange.status < 500,
-                f"{where}: the task is {task.status}; the step should be refused, got "
-                f"{exchange.status}",
-                (Check("status", ">=", 400), Check("status", "<=", 499)),
-                found,
-            )
+        if task.status not in ("Starting", "Processing"):
+            self.worker_step_refused(exchange, task.status, "worker", found)
             self.tasks[task_id] = replace(task, refused_since=True)
             return
         if not self._expect(exchange, 200, None, "worker", found):

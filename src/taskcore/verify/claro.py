@@ -588,23 +588,10 @@ class ClaroChecker(ApiModel):
         task = self.tasks.get(task_id)
         where = f"worker {action} on {task_id}"
         if task is None:
-            self.check(
-                "worker",
-                exchange.status == 404,
-                f"{where}: an unknown task should be 404, got {exchange.status}",
-                (Check("status", "==", 404),),
-                found,
-            )
+            self.worker_step_refused(exchange, None, "worker", found)
             return
         if not task.active:
-            self.check(
-                "terminal",
-                400 <= exchange.status < 500,
-                f"{where}: the task is {task.status}; the step should be refused, got "
-                f"{exchange.status}",
-                (Check("status", ">=", 400), Check("status", "<=", 499)),
-                found,
-            )
+            self.worker_step_refused(exchange, task.status, "terminal", found)
             task.refused_since = True
             return
         if not self._expect(exchange, 200, None, "worker", found):

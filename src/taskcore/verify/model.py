@@ -278,6 +278,23 @@ class ApiModel(abc.ABC):
             found.append(Divergence(prop, message, tuple(checks)))
         return ok
 
+    def worker_step_refused(
+        self, exchange: Exchange, status: str | None, prop: str, found: list[Divergence]
+    ) -> None:
+        """Judge a control-interface step the model refuses: 404 for a task it does not
+        know (``status`` ``None``), else any 4xx (the task is ``status``)."""
+        where = f"worker step {exchange.path}"
+        if status is None:
+            checks: tuple[Check, ...] = (Check("status", "==", 404),)
+            ok = exchange.status == 404
+            message = f"{where}: an unknown task should be 404, got {exchange.status}"
+        else:
+            checks = (Check("status", ">=", 400), Check("status", "<=", 499))
+            ok = 400 <= exchange.status < 500
+            message = f"{where}: the task is {status}; the step should be refused, got "
+            message += str(exchange.status)
+        self.check(prop, ok, message, checks, found)
+
     def saw(self, before: str, after: str) -> None:
         """Count the lifecycle transition ``before -> after`` (nothing when equal)."""
         if before != after:
