@@ -173,9 +173,9 @@ def test_help_is_plain_text_that_names_every_command() -> None:
     result = run_cli("--help")
     assert 0 == result.returncode
     assert result.stdout.startswith(
-        "usage: taskcore [-h] [--version] {demo,docs,fixtures,serve} ...\n"
+        "usage: taskcore [-h] [--version] {demo,docs,fixtures,serve,verify} ...\n"
     )
-    for expected in ("demo", "docs", "fixtures", "serve", "--version", "Claro"):
+    for expected in ("demo", "docs", "fixtures", "serve", "verify", "--version", "Claro"):
         assert expected in result.stdout
     for internal in ("``", ":mod:", "DESIGN", "STYLE", "seed", "issue", "edge"):
         assert internal not in result.stdout

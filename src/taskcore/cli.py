@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"taskcore {__version__}")
     commands = parser.add_subparsers(
-        title="commands", dest="command", required=True, metavar="{demo,docs,fixtures,serve}"
+        title="commands", dest="command", required=True, metavar="{demo,docs,fixtures,serve,verify}"
     )
     commands.add_parser(
         "demo",
@@ -109,7 +109,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("file", type=Path, metavar="FILE", help="the fixture file")
     _serve_parser(commands)
+    _verify_parser(commands)
     return parser
+
+
+def _verify_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from taskcore.verify.cli import add_parser
+
+    add_parser(commands)
 
 
 def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -157,6 +164,12 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     serve.add_argument(
         "--no-webhooks", action="store_true", help="do not deliver Claro webhook notifications"
     )
+    serve.add_argument(
+        "--verify-control",
+        action="store_true",
+        help="mount POST /_taskcore/reset, which puts the starting state back "
+        "(for taskcore verify; needs --store memory)",
+    )
 
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -176,6 +189,7 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         worker_failure_rate=args.worker_failure_rate,
         worker_control=args.worker_control,
         webhooks=not args.no_webhooks,
+        verify_control=args.verify_control,
     )
 
 
@@ -200,6 +214,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args, out)
+        if args.command == "verify":
+            from taskcore.verify.cli import run  # imported here: only `verify` needs it
+
+            return run(args, out, sys.stderr)
         if args.command == "fixtures":
             status = _fixtures_check(args.file, out)
         else:

@@ -72,14 +72,17 @@ __all__ = [
     "KEEP_ALIVE",
     "KEYS_ENV",
     "MAX_CONNECTIONS",
+    "RESET_PATH",
     "SENDAI_PREFIX",
     "SHUTDOWN_GRACE",
     "VISUAL_LAYER_MAX_BODY",
     "ApiKeys",
     "Mount",
     "Mounts",
+    "Resettable",
     "ServerUnavailable",
     "Services",
+    "Session",
     "bind",
     "bound_url",
     "build_handler",
@@ -328,6 +331,87 @@ def build_handler(
             *extra_routes,
         ],
     )
+
+
+# --- reset (taskcore verify) -------------------------------------------------------------
+
+RESET_PATH: Final = "/_taskcore/reset"
+"""Where :class:`Resettable` answers ``POST``: the state goes back to the start."""
+
+
+@attrs.define(eq=False)
+class Session:
+    """One life of a :class:`Resettable` server: its services, its handler, and what
+    stops what runs beside them (a webhook dispatcher, say)."""
+
+    services: Services
+    handler: Mounts
+    stop: Callable[[], None] = lambda: None
+
+
+class Resettable:
+    """A handler whose whole state ``POST /_taskcore/reset`` puts back to the start
+    (docs/verify.md, "Reset"): ``start`` is called again for a fresh :class:`Session`
+    (new store, the fixtures loaded again), which then answers every request; the old
+    one is stopped and its store closed.  The answer is 200 ``{"reset": n}`` (how many
+    resets so far); another method on the path is 405.  A request in flight during a
+    reset may be answered by the old session or fail with a 5xx.
+
+    Thread-safe (one lock around a reset).  :meth:`close` stops and closes the session
+    that is current.
+
+    Args:
+        start: makes a fresh session (called once here, then once per reset).
+    """
+
+    def __init__(self, start: Callable[[], Session]) -> None:
+        self._start = start
+        self._lock = threading.Lock()
+        self._session = start()
+        self._resets = 0
+        self._route = Router([Route("POST", RESET_PATH, self._reset)], _generic_error)
+
+    @property
+    def services(self) -> Services:
+        """The services answering now."""
+        return self._session.services
+
+    def _reset(self, request: Request, params: Mapping[str, str]) -> Response:
+        self.reset()
+        return json_response(200, {"reset": self._resets})
+
+    def reset(self) -> None:
+        """Put the state back to the start (see the class docstring).
+
+        Raises:
+            TaskcoreError: ``start`` failed (say, fixtures that no longer load); the
+                current session goes on answering.
+        """
+        with self._lock:
+            fresh = self._start()
+            old, self._session = self._session, fresh
+            self._resets += 1
+        old.stop()
+        old.services.close()
+
+    def handle(self, request: Request) -> Response:
+        """Answer ``request``: the reset route, else the current session; never raises."""
+        if request.path == RESET_PATH:
+            return self._route.handle(request)
+        return self._session.handler.handle(request)
+
+    def body_limit(self, path: str) -> int:
+        """The largest body accepted for the raw ``path``, in bytes."""
+        return self._session.handler.body_limit(path)
+
+    def reject(self, path: str, error: TaskcoreError) -> Response:
+        """``error`` in the error shape of the API serving the raw ``path``."""
+        return self._session.handler.reject(path, error)
+
+    def close(self) -> None:
+        """Stop the current session and close its store."""
+        self._session.stop()
+        self._session.services.close()
 
 
 # --- keys --------------------------------------------------------------------------------
@@ -802,6 +886,7 @@ def main(
     worker_failure_rate: float = 0.0,
     worker_control: bool = False,
     webhooks: bool = True,
+    verify_control: bool = False,
 ) -> int:
     """``taskcore serve``: serve the four APIs until SIGTERM or SIGINT.
 
@@ -816,7 +901,9 @@ def main(
     moves tasks on in the background; with ``worker_control`` its control routes
     (``/_taskcore/worker/...``) are mounted.  With ``webhooks`` (the default) a
     :class:`~taskcore.delivery.Dispatcher` delivers Claro's webhook notifications.
-    Both stop before the store is closed.
+    Both stop before the store is closed.  With ``verify_control`` (``--store memory``
+    only, no ``worker``) the server is :class:`Resettable`: ``POST /_taskcore/reset``
+    puts back the state it started with (docs/verify.md, "Reset").
 
     Returns:
         0 after a clean shutdown; 1 when the store, keys, fixtures or address are bad
@@ -830,6 +917,23 @@ def main(
     except (TaskcoreError, ServerUnavailable) as error:
         err.write(f"taskcore serve: {error}\n")
         return 1
+    if verify_control:
+        return _main_resettable(
+            sock,
+            host=host,
+            store=store,
+            keys=api_keys,
+            demo=demo,
+            fixtures=fixtures,
+            out=out,
+            err=err,
+            stop=stop,
+            worker=worker,
+            worker_seed=worker_seed,
+            worker_failure_rate=worker_failure_rate,
+            worker_control=worker_control,
+            webhooks=webhooks,
+        )
     try:
         services = build_services(open_store(store), api_keys)
     except (TaskcoreError, OSError) as error:
@@ -895,4 +999,90 @@ def main(
     finally:
         sock.close()
         services.close()
+    return 0
+
+
+def _main_resettable(
+    sock: socket.socket,
+    *,
+    host: str,
+    store: str,
+    keys: ApiKeys,
+    demo: bool,
+    fixtures: str | None,
+    out: TextIO,
+    err: TextIO,
+    stop: threading.Event | None,
+    worker: float | None,
+    worker_seed: int,
+    worker_failure_rate: float,
+    worker_control: bool,
+    webhooks: bool,
+) -> int:
+    """``taskcore serve --verify-control``: :func:`main` on a :class:`Resettable`."""
+    url = bound_url(sock, host)
+    seeded: list[dict[str, Any]] = []  # what --demo printed: the first session's ids
+
+    def start() -> Session:
+        services = build_services(MemoryStore(), ApiKeys())
+        services.keys.update(keys)
+        try:
+            if fixtures is not None:
+                load_fixtures(fixtures, services)
+            if demo:
+                seeded.append(seed_demo(services))
+            extra: Sequence[Route] = ()
+            if worker_control:
+                simulated = SimulatedWorker(
+                    claro=services.claro,
+                    sendai=services.sendai,
+                    chunkr=services.chunkr,
+                    visual_layer=services.visual_layer,
+                    seed=worker_seed,
+                    failure_rate=worker_failure_rate,
+                )
+                extra = control_router(simulated, enabled=True).routes
+            handler = build_handler(services, base_url=url, extra_routes=extra)
+        except BaseException:
+            services.close()
+            raise
+        if not webhooks:
+            return Session(services, handler)
+        dispatcher = Dispatcher(services.claro)
+        dispatcher.start()
+        return Session(services, handler, dispatcher.stop)
+
+    try:
+        if store != "memory":
+            raise ValidationError("--verify-control needs --store memory", field="--store")
+        if worker is not None:
+            raise ValidationError(
+                "--verify-control runs no background worker (drop --worker; "
+                "--worker-control drives it)",
+                field="--worker",
+            )
+        resettable = Resettable(start)
+    except (TaskcoreError, OSError, ValueError) as error:
+        sock.close()
+        err.write(f"taskcore serve: {error}\n")
+        return 1
+    try:
+        if demo:
+            out.write(json.dumps(seeded[0]) + "\n")
+        if resettable.services.keys.count() == 0:
+            err.write("taskcore serve: no API keys (--keys, $TASKCORE_KEYS or --demo): "
+                      "every API call will be 401\n")  # fmt: skip
+        configure_logging(err)
+
+        def listening() -> None:
+            out.write(url + "\n")
+            out.flush()
+
+        serve(resettable, sock, on_listening=listening, stop=stop)
+    except (TaskcoreError, ServerUnavailable, OSError, ValueError) as error:
+        err.write(f"taskcore serve: {error}\n")
+        return 1
+    finally:
+        sock.close()
+        resettable.close()
     return 0
