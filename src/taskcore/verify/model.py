@@ -93,7 +93,8 @@ class Check:
     """One comparison on an answer: ``<target> <op> <value>``.
 
     ``target`` is ``"status"``, ``"text"`` (the body as text), ``"body.<dotted
-    path>"`` (a field of the JSON body; ``"body"`` is the whole document), or
+    path>"`` (a field of the JSON body, a number naming a list item; ``"body"`` is the
+    whole document), or
     ``"has.<name>"`` (whether the JSON body has that top-level field: true or false).
     """
 
@@ -122,6 +123,8 @@ class Check:
         for part in self.target.removeprefix("body.").split("."):
             if isinstance(node, dict) and part in node:
                 node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]  # a list item by index: body.tasks.0.task_id
             else:
                 return None
         return node

@@ -62,11 +62,12 @@ class Checker(Protocol):
 def _checkers() -> dict[str, Checker]:
     from taskcore.verify.chunkr import ChunkrChecker
     from taskcore.verify.claro import ClaroChecker
+    from taskcore.verify.sendai import SendAIChecker
 
-    return {"claro": ClaroChecker, "chunkr": ChunkrChecker}
+    return {"claro": ClaroChecker, "chunkr": ChunkrChecker, "sendai": SendAIChecker}
 
 
-CHECKERS: Final = ("claro", "chunkr")
+CHECKERS: Final = ("claro", "chunkr", "sendai")
 """The APIs with a checker (command-line names)."""
 CONTROL_NAMES: Final = {
     "claro": "claro",
