@@ -63,11 +63,17 @@ def _checkers() -> dict[str, Checker]:
     from taskcore.verify.chunkr import ChunkrChecker
     from taskcore.verify.claro import ClaroChecker
     from taskcore.verify.sendai import SendAIChecker
+    from taskcore.verify.visual_layer import VisualLayerChecker
 
-    return {"claro": ClaroChecker, "chunkr": ChunkrChecker, "sendai": SendAIChecker}
+    return {
+        "claro": ClaroChecker,
+        "chunkr": ChunkrChecker,
+        "sendai": SendAIChecker,
+        "visual-layer": VisualLayerChecker,
+    }
 
 
-CHECKERS: Final = ("claro", "chunkr", "sendai")
+CHECKERS: Final = ("claro", "chunkr", "sendai", "visual-layer")
 """The APIs with a checker (command-line names)."""
 CONTROL_NAMES: Final = {
     "claro": "claro",
