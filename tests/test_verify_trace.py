@@ -55,9 +55,11 @@ VL_STEPS = [
     Step("POST", f"{WORKER}/visual_layer/tasks/{_vl(3)}/advance", tenant="control"),
     Step("GET", "/api/v1/tasks?sort_by=status&page_size=6&page=2"),
     Step("GET", "/api/v1/tasks?page_size=50", tenant="other"),
+    Step("GET", "/api/v1/tasks/filters"),
 ]
 """A Visual Layer session: the whole list in two pages, abort refused in the commit
-phase, an abort and a retry, a worker step, pages predicted, another user's list."""
+phase, an abort and a retry, a worker step, pages predicted, another user's list, the
+filter options."""
 
 
 def _record(url: str, fixture: Path, api: str, steps: list[Step], path: Path) -> Path:
@@ -144,7 +146,7 @@ def test_a_recorded_visual_layer_trace_holds_and_its_pages_are_predicted(
     result = check_trace(vl_trace, "visual-layer", model)
     assert 0 == result.exit_status, result.summary()
     assert len(VL_STEPS) == result.exchanges
-    assert {"pages", "commit", "tenancy", "lifecycle"} <= set(model.tally)
+    assert {"pages", "commit", "tenancy", "lifecycle", "filters"} <= set(model.tally)
     assert result.to_json()["model_state"]["every_task_known"]
 
 

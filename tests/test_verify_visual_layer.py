@@ -39,7 +39,8 @@ def test_verify_visual_layer_passes_against_taskcore_serve(
     verdicts = {name: p["verdict"] for name, p in document["properties"].items()}
     assert {"held"} == set(verdicts.values()), document["properties"]
     assert document["model_state"]["every_task_known"]
-    assert "RUNNING -> committing" in document["coverage"]["transitions"]
+    assert document["coverage"]["transitions"]
+    assert document["properties"]["pages"]["checks"] > 0
     assert not (tmp_path / "out").exists()
 
 

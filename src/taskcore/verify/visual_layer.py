@@ -112,6 +112,7 @@ class VisualLayerChecker(ApiModel):
         Property("responses", "every answer's status is the documented one"),
         Property("fields", "the task object's invariants and values hold"),
         Property("pages", "pages neither overlap nor skip, totals are consistent"),
+        Property("filters", "filter options are the sorted distinct values of visible tasks"),
         Property("lifecycle", "abort and retry only from the documented statuses"),
         Property("commit", "abort is refused in the commit phase"),
         Property("terminal", "COMPLETED is final; FAILED and ABORTED change only by retry"),
@@ -132,6 +133,7 @@ class VisualLayerChecker(ApiModel):
         "INITIALIZING -> RUNNING",
         "INITIALIZING -> ABORTED",
         "INITIALIZING -> FAILED",
+        "INITIALIZING -> COMPLETED",
         "RUNNING -> committing",
         "RUNNING -> COMPLETED",
         "RUNNING -> FAILED",
@@ -219,6 +221,8 @@ class VisualLayerChecker(ApiModel):
                 self.tasks[task_id] = replace(task, refused_since=True)
         elif route == PREFIX and method == "GET":
             self._list(exchange, found)
+        elif route == f"{PREFIX}/filters" and method == "GET":
+            self._filters(exchange, found)
         elif (match := _TASK.match(route)) and method == "POST":
             self._change(exchange, match.group(1).lower(), match.group(2), found)
         elif (match := _CONTROL.match(route)) and method == "POST":
@@ -454,6 +458,49 @@ class VisualLayerChecker(ApiModel):
         )
         return sorted(chosen, key=lambda t: t.field(sort_by), reverse=descending)
 
+    def _filters(self, exchange: Exchange, found: list[Divergence]) -> None:
+        """``GET /api/v1/tasks/filters``: the distinct values of the visible tasks, each
+        sorted ascending; judged whole once every task is known (the time window, when
+        given, is not judged)."""
+        query = self._query(exchange)
+        if exchange.status == 422 or query is None:
+            return
+        if not self._expect(exchange, 200, "responses", found):
+            return
+        document = exchange.json()
+        document = document if isinstance(document, dict) else {}
+        other = exchange.tenant == "other"
+        visible = self.other_visible if other else self.visible
+        shown = document.get("dataset_ids")
+        if not self.check(
+            "tenancy",
+            isinstance(shown, list) and set(shown) <= visible,
+            f"GET {exchange.path}: dataset_ids {shown!r} name a dataset the caller is not a "
+            f"user of",
+            (Check("body.dataset_ids", "in", [sorted(visible)]),)
+            if not other
+            else (Check("has.dataset_ids", "==", True),),
+            found,
+        ):
+            return
+        if other or not self.complete:
+            return
+        tasks = [t for t in self.tasks.values() if t.dataset_id in self.visible]
+        expected = {
+            "dataset_names": sorted({t.dataset_name for t in tasks}),
+            "dataset_ids": sorted({t.dataset_id for t in tasks}),
+            "task_types": sorted({t.task_type for t in tasks}),
+            "created_by": sorted({t.created_by for t in tasks}),
+        }
+        for name, values in expected.items():
+            self.check(
+                "filters",
+                document.get(name) == values,
+                f"GET {exchange.path}: {name} should be {values}, is {document.get(name)!r}",
+                (Check(f"body.{name}", "==", values),),
+                found,
+            )
+
     # -- abort and retry ------------------------------------------------------------------
 
     def _change(
@@ -461,11 +508,12 @@ class VisualLayerChecker(ApiModel):
     ) -> None:
         task = self.tasks.get(task_id)
         other = exchange.tenant == "other"
-        if other:
-            if task is not None and task.dataset_id not in self.other_visible:
+        if other and (task is None or task.dataset_id not in self.other_visible):
+            if task is not None:
                 self._expect(exchange, 404, "tenancy", found, "Task not found")
                 self.tasks[task_id] = replace(task, refused_since=True)
             return
+        # Another user of the task's dataset may abort and retry it as the caller may.
         if task is None:
             if task_id == MISSING_TASK or self.complete:
                 self._expect(exchange, 404, "responses", found, "Task not found")
@@ -587,7 +635,9 @@ class VisualLayerChecker(ApiModel):
             status=str(after),
             progress=progress,
             committing=task.committing and after == "RUNNING",
-            stale=after == "RUNNING" and task.status == "RUNNING",
+            # The progress a step reached is in no answer: the next list pins it.
+            stale=(after == "RUNNING" and task.status == "RUNNING")
+            or (task.stale and after == "FAILED"),
             refused_since=False,
         )
 
@@ -599,7 +649,7 @@ class VisualLayerChecker(ApiModel):
         or a worker step."""
         if not self.complete:
             return st.just(self._learn_step())
-        kinds = ["list", "list", "list", "page", "page", "abort", "retry", "bad_key"]
+        kinds = ["list", "list", "list", "page", "page", "abort", "retry", "bad_key", "filters"]
         if any(t.committing for t in self.tasks.values()):
             kinds += ["abort_committing"] * 2
         if self.control:
@@ -646,6 +696,10 @@ class VisualLayerChecker(ApiModel):
             extra = st.just({}) if kind == "page" else st.one_of(st.just({}), chosen)
             tenant = "other" if kind == "other_list" else "main"
             return st.tuples(query, extra).map(lambda a: self._list_step({**a[1], **a[0]}, tenant))
+        if kind == "filters":
+            return st.sampled_from(["main", "other"] if self.other_key else ["main"]).map(
+                lambda who: Step("GET", f"{PREFIX}/filters", tenant=who, label=f"filters ({who})")
+            )
         if kind == "bad_key":
             return st.sampled_from(["none", "bad"]).map(
                 lambda who: Step("GET", PREFIX, tenant=who, label=f"list with {who} token")
