@@ -11,7 +11,8 @@ opened) it **learns** from the first answer that shows the task (a GET, or any c
 ``payload``), then predicts.  It judges:
 
 - ``responses``: statuses and error codes (401 ``UNAUTHORIZED`` for a missing or
-  unknown key, 404 ``TASK_NOT_FOUND``, 400 ``TASK_VALIDATION_FAILED`` naming a missing
+  unknown key, 404 ``TASK_NOT_FOUND`` (also for a task read under another project's
+  path), 400 ``TASK_VALIDATION_FAILED`` naming a missing
   required field, 201/207 for a report);
 - ``fields``: the task object carries the model's values (``id``, ``status``,
   ``step_type``, ``meta``, ``project_id``, ``upload_id``, ``exported_at`` set once
@@ -550,6 +551,8 @@ class SendAIChecker(ApiModel):
                 kinds += ["advance", "advance", "finish", "fail", "export", "export"]
             if self.other_key is not None:
                 kinds += ["other"]
+            if len(self.steps) > 1:
+                kinds += ["wrong_project"]
         if not kinds:
             kinds = ["get_missing"]
         return st.sampled_from(kinds).flatmap(self._operation)
@@ -582,6 +585,14 @@ class SendAIChecker(ApiModel):
         tasks = st.sampled_from(fit * 3 + known)
         if kind == "get":
             return tasks.map(lambda t: Request("GET", self._path(t), label=f"read {t.task_id}"))
+        if kind == "wrong_project":
+            return tasks.map(
+                lambda t: Request(
+                    "GET",
+                    self._path(replace(t, project_id=self._another_project(t))),
+                    label=f"read {t.task_id} under another project's path",
+                )
+            )
         if kind == "bad_key":
             return st.tuples(tasks, st.sampled_from(["none", "bad"])).map(
                 lambda a: Request(
@@ -627,6 +638,9 @@ class SendAIChecker(ApiModel):
                 label=f"worker {kind} {t.task_id}",
             )
         )
+
+    def _another_project(self, task: Task) -> str:
+        return next(p for p in sorted(self.steps) if p != task.project_id)
 
     def _complete_step(self, task: Task, how: str) -> Request:
         required = self._required(task) or ("invoice_total",)
