@@ -216,12 +216,11 @@ def test_an_unreachable_server_is_exit_2(capsys: pytest.CaptureFixture[str]) -> 
     assert "taskcore verify:" in capsys.readouterr().err
 
 
-def test_an_api_without_a_checker_is_exit_2(
-    in_thread: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    status, _ = _cli("verify", "sendai", "--base-url", in_thread, "--key", KEY)
-    assert 2 == status
-    assert "no checker for 'sendai'" in capsys.readouterr().err
+def test_an_api_without_a_checker_is_refused(in_thread: str, fixture_file: Path) -> None:
+    from taskcore.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="no checker for 'nope'"):
+        verify(Options("nope", in_thread, KEY, parse(fixture_file), examples=0))
 
 
 def test_the_reset_endpoint_puts_the_fixtures_back(in_thread: str) -> None:

@@ -16,6 +16,7 @@ from types import ModuleType
 import attrs
 import pytest
 
+import verify_mutants_more  # noqa: F401  (adds the Send AI and Visual Layer mutants)
 from taskcore.fixtures import parse
 from taskcore.server import Services
 from taskcore.verify.run import Options, verify

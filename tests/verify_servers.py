@@ -61,6 +61,15 @@ START_TIMEOUT = 30.0
 KEY = "YOUR_API_KEY"
 OTHER_KEY = "OTHER_API_KEY"
 DATASET = "550e8400-e29b-41d4-a716-446655440000"
+VL_SHARED = "b1a39406-123d-11f1-9353-fa39f6ed1f22"
+VL_MINE = "3f2b8c1e-6d4a-4e8b-9c71-2a5d0e9f4b10"
+VL_THEIRS = "7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
+
+
+def _vl(n: int) -> str:
+    """The id of the fixture's ``n``-th Visual Layer task."""
+    return f"00000000-0000-4000-8000-{n:012d}"
+
 
 FIXTURE: dict[str, Any] = {
     "format": 1,
@@ -99,8 +108,117 @@ FIXTURE: dict[str, Any] = {
             {"id": "globex", "api_keys": [OTHER_KEY]},
         ]
     },
-}
-"""Two tenants per API, so tenancy gets checked."""
+    "sendai": {
+        "teams": [
+            {
+                "id": "team_acme",
+                "api_keys": [{"key": KEY}],
+                "projects": [
+                    {
+                        "id": "invoices",
+                        "steps": [
+                            {"step_type": "EXTRACT", "required": ["invoice_total"]},
+                            {
+                                "step_type": "CLASSIFY",
+                                "review": False,
+                                "filters": [{"name": "note", "value": "checked"}],
+                            },
+                        ],
+                    },
+                    {"id": "auto", "steps": [{"step_type": "EXTRACT", "review": False}]},
+                ],
+                "uploads": [
+                    {
+                        "id": "upload_1",
+                        "project": "invoices",
+                        "documents": [
+                            {
+                                "id": "task_reviewing",
+                                "name": "invoice.pdf",
+                                "pages": 2,
+                                "meta": [{"name": "invoice_total", "value": "118.00"}],
+                                "status": "REVIEWING",
+                            },
+                            {"id": "task_no_total", "name": "b.pdf", "status": "REVIEWING"},
+                            {"id": "task_processing", "name": "c.pdf"},
+                            {"id": "task_failed", "name": "d.pdf", "status": "FAILED"},
+                            {"id": "task_discarded", "name": "e.pdf", "status": "DISCARDED"},
+                        ],
+                    },
+                    {
+                        "id": "upload_2",
+                        "project": "auto",
+                        "documents": [
+                            {"id": "task_completed", "name": "f.pdf", "status": "COMPLETED"}
+                        ],
+                    },
+                    {
+                        "id": "upload_3",
+                        "project": "invoices",
+                        "fully_processed": True,
+                        "documents": [
+                            {"id": "task_closed", "name": "g.pdf", "status": "DISCARDED"}
+                        ],
+                    },
+                ],
+            },
+            {
+                "id": "team_globex",
+                "api_keys": [{"key": OTHER_KEY}],
+                "projects": [{"id": "invoices", "steps": [{"step_type": "EXTRACT"}]}],
+                "uploads": [
+                    {
+                        "id": "upload_1",
+                        "project": "invoices",
+                        "documents": [{"id": "g_1", "name": "x.pdf"}],
+                    }
+                ],
+            },
+        ]
+    },
+    "visual_layer": {
+        "users": [
+            {"email": "rachel@example.com", "tokens": [KEY]},
+            {"email": "alex@example.com", "tokens": [OTHER_KEY]},
+        ],
+        "datasets": [
+            {"id": VL_SHARED, "name": "Shared",
+             "users": ["rachel@example.com", "alex@example.com"]},
+            {"id": VL_MINE, "name": "Mine", "users": ["rachel@example.com"]},
+            {"id": VL_THEIRS, "name": "Theirs", "users": ["alex@example.com"]},
+        ],
+        "tasks": [
+            {"id": _vl(1), "dataset": VL_SHARED, "task_type": "DATASET_CREATION",
+             "created_by": "rachel@example.com"},
+            {"id": _vl(2), "dataset": VL_MINE, "task_type": "DATASET_CREATION",
+             "created_by": "rachel@example.com", "status": "RUNNING", "progress": 90,
+             "commit_phase": True},
+            {"id": _vl(3), "dataset": VL_MINE, "task_type": "DATASET_CREATION",
+             "created_by": "rachel@example.com", "status": "RUNNING", "progress": 90},
+            {"id": _vl(4), "dataset": VL_SHARED, "task_type": "DATASET_CREATION",
+             "created_by": "alex@example.com", "status": "FAILED", "progress": 45,
+             "error_message": "Model timeout after 300s"},
+            {"id": _vl(5), "dataset": VL_MINE, "task_type": "DATASET_CREATION",
+             "created_by": "rachel@example.com", "status": "ABORTED", "progress": 10},
+            {"id": _vl(6), "dataset": VL_MINE, "task_type": "ENRICHMENT",
+             "created_by": "rachel@example.com", "status": "COMPLETED"},
+            {"id": _vl(7), "dataset": VL_SHARED, "task_type": "MEDIA_ADDITION",
+             "created_by": "alex@example.com", "status": "RUNNING", "progress": 30},
+            {"id": _vl(8), "dataset": VL_MINE, "task_type": "REINDEX",
+             "created_by": "rachel@example.com", "status": "COMPLETED"},
+            {"id": _vl(9), "dataset": VL_SHARED, "task_type": "DATASET_CREATION",
+             "created_by": "rachel@example.com", "status": "RUNNING", "progress": 0},
+            {"id": _vl(10), "dataset": VL_MINE, "task_type": "SNAPSHOT_CLONE",
+             "created_by": "rachel@example.com", "status": "FAILED",
+             "error_message": "Snapshot missing"},
+            {"id": _vl(11), "dataset": VL_THEIRS, "task_type": "DATASET_CREATION",
+             "created_by": "alex@example.com", "status": "RUNNING", "progress": 60},
+        ],
+    },
+}  # fmt: skip
+"""Two tenants per API, so tenancy gets checked (Send AI: tasks in every status, one of a
+fully processed upload; Visual Layer: a dataset each user alone sees, and more tasks than
+a page of five)."""
 
 
 def write_fixture(folder: Path) -> Path:
@@ -131,7 +249,9 @@ def serving(
         load_fixtures(fixture, services)
         worker = SimulatedWorker(
             claro=services.claro,
+            sendai=services.sendai,
             chunkr=services.chunkr,
+            visual_layer=services.visual_layer,
             failure_rate=failure_rate,
             cells_per_tick=3,
         )

@@ -283,6 +283,22 @@ class SimulatedWorker:
         with self._lock:
             return self._finish(ref)
 
+    def export(self, ref: TaskRef) -> Moved:
+        """Export a Send AI task now (:meth:`SendAITasks.export`, succeeded): a
+        ``COMPLETED`` task gets ``exported_at`` and can no longer be unlocked.
+
+        Raises:
+            TaskcoreError: the service's refusal (unknown task, not ``COMPLETED``), or
+                404 ``NOT_FOUND`` for another API; nothing changed.
+        """
+        if ref.api is not Api.SENDAI:
+            raise RouteNotFound("POST", f"{CONTROL_PREFIX}/{ref.api.value}")
+        with self._lock:
+            sendai, team = self._sendai(ref)
+            before = sendai.task(team, ref.task_id)
+            after = sendai.export(team, ref.task_id)
+            return Moved(ref, before.status.value, after.status.value)
+
     # -- per API -------------------------------------------------------------------------
 
     def _draw(self) -> bool:
@@ -495,6 +511,7 @@ _ACTIONS: Final[Mapping[str, Callable[[SimulatedWorker, TaskRef, str | None], Mo
     "fail": lambda worker, ref, message: worker.fail(
         ref, FAILURE_MESSAGE if message is None else message
     ),
+    "export": lambda worker, ref, _: worker.export(ref),
 }
 
 
@@ -523,10 +540,10 @@ def control_router(worker: SimulatedWorker, *, enabled: bool) -> Router:
       ``chunkr`` or ``visual_layer``;
     - ``/_taskcore/worker/sendai/teams/{team_id}/tasks/{task_id}/{action}``: Send AI.
 
-    ``action`` is ``advance``, ``fail`` (optional body ``{"message": "..."}``) or
-    ``finish``; the answer is 200 with :meth:`Moved.to_wire`.  Errors are the
-    ``{"error", "code", "details"}`` body with the error's status (the service's
-    refusal: 404 unknown task, 409/400 no such step).
+    ``action`` is ``advance``, ``fail`` (optional body ``{"message": "..."}``),
+    ``finish``, or ``export`` (Send AI only); the answer is 200 with
+    :meth:`Moved.to_wire`.  Errors are the ``{"error", "code", "details"}`` body with
+    the error's status (the service's refusal: 404 unknown task, 409/400 no such step).
 
     Args:
         worker: the worker to drive.

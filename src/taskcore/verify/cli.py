@@ -31,7 +31,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "divergence, 2 usage or connection errors (docs/verify.md).",
     )
     verify.add_argument("api", choices=APIS, help="which API")
-    verify.add_argument("--base-url", required=True, help="the server, http://host:port")
+    verify.add_argument(
+        "--base-url", help="the server, http://host:port (needed unless --trace is given)"
+    )
     verify.add_argument("--key", required=True, help="the caller's API key (in --fixtures)")
     verify.add_argument("--examples", type=int, default=100, help="random sequences to draw")
     verify.add_argument("--seed", type=int, default=0, help="Hypothesis' seed")
@@ -67,6 +69,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--replays", type=int, default=3, help="re-runs of a counterexample (default 3)"
     )
     verify.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    verify.add_argument(
+        "--trace",
+        type=Path,
+        metavar="FILE",
+        help="check this recorded trace (JSON lines or HAR) instead of a server",
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -78,6 +86,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from taskcore.verify.run import Options, summary, verify, write_reports
     from taskcore.verify.scenario import load_scenario
 
+    if args.trace is not None:
+        return _trace(args, out, err)
+    if args.base_url is None:
+        err.write("taskcore verify: --base-url is needed (or --trace FILE)\n")
+        return 2
     try:
         for name, value, low, high in (
             ("--examples", args.examples, 0, 1_000_000),
@@ -115,3 +128,30 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for line in summary(report):
         out.write(line + "\n")
     return report.exit_status
+
+
+def _trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``taskcore verify API --trace FILE``: judge a recorded trace (docs/verify.md,
+    "Checking a recorded trace"); exit 0 held, 1 a divergence or a trace not consumed
+    whole, 2 a bad key, fixtures or file."""
+    import json
+
+    from taskcore.fixtures import demo_fixture, parse
+    from taskcore.verify.run import _checkers
+    from taskcore.verify.trace import check_trace
+
+    try:
+        fixture = demo_fixture() if args.fixtures is None else parse(args.fixtures)
+        checker = _checkers().get(args.api)
+        if checker is None:
+            raise ValueError(f"no checker for {args.api!r}")
+        model = checker(fixture, args.key, control=True)
+        result = check_trace(args.trace, args.api, model)
+        if args.json is not None:
+            args.json.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+    except (TaskcoreError, OSError, ValueError) as error:
+        err.write(f"taskcore verify: {error}\n")
+        return 2
+    for line in result.summary():
+        out.write(line + "\n")
+    return result.exit_status

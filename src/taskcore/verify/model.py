@@ -26,7 +26,7 @@ one at a time, in the order they happened:
 To write a checker for another API: subclass :class:`ApiModel`, give ``api``,
 ``properties`` and ``transitions``, and implement :meth:`~ApiModel.auth_headers`,
 :meth:`~ApiModel.operations`, :meth:`~ApiModel.step` and :meth:`~ApiModel.state`; then
-register a factory in :data:`taskcore.verify.checkers.CHECKERS`.  :class:`Check` values
+register it in ``taskcore.verify.run._checkers`` and :data:`taskcore.verify.run.CHECKERS`.  :class:`Check` values
 on a divergence are what ``repro.sh`` re-tests on the last answer: give ones that hold
 against the reference and fail against the divergent server.
 """
@@ -113,7 +113,8 @@ class Check:
     """One comparison on an answer: ``<target> <op> <value>``.
 
     ``target`` is ``"status"``, ``"text"`` (the body as text), ``"body.<dotted
-    path>"`` (a field of the JSON body; ``"body"`` is the whole document), or
+    path>"`` (a field of the JSON body, a number naming a list item; ``"body"`` is the
+    whole document), or
     ``"has.<name>"`` (whether the JSON body has that top-level field: true or false).
     """
 

@@ -92,9 +92,12 @@ def actual(target):
         return isinstance(document, dict) and target[4:] in document
     node = document
     for part in target[5:].split("."):
-        if not isinstance(node, dict) or part not in node:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif not isinstance(node, dict) or part not in node:
             return None
-        node = node[part]
+        else:
+            node = node[part]
     return node
 bad = 0
 for check in checks:
@@ -211,9 +214,12 @@ def send(method, path, headers, body):
 def field(document, path):
     node = document
     for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif not isinstance(node, dict) or part not in node:
             return None
-        node = node[part]
+        else:
+            node = node[part]
     return node
 
 

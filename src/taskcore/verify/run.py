@@ -62,11 +62,18 @@ class Checker(Protocol):
 def _checkers() -> dict[str, Checker]:
     from taskcore.verify.chunkr import ChunkrChecker
     from taskcore.verify.claro import ClaroChecker
+    from taskcore.verify.sendai import SendAIChecker
+    from taskcore.verify.visual_layer import VisualLayerChecker
 
-    return {"claro": ClaroChecker, "chunkr": ChunkrChecker}
+    return {
+        "claro": ClaroChecker,
+        "chunkr": ChunkrChecker,
+        "sendai": SendAIChecker,
+        "visual-layer": VisualLayerChecker,
+    }
 
 
-CHECKERS: Final = ("claro", "chunkr")
+CHECKERS: Final = ("claro", "chunkr", "sendai", "visual-layer")
 """The APIs with a checker (command-line names)."""
 CONTROL_NAMES: Final = {
     "claro": "claro",
@@ -82,7 +89,7 @@ class Options:
     """What to check and how (the command line's options).
 
     Attributes:
-        api: ``claro`` or ``chunkr`` (:data:`CHECKERS`).
+        api: ``claro``, ``chunkr``, ``sendai`` or ``visual-layer`` (:data:`CHECKERS`).
         base_url: the system under test (``http://host:port``).
         key: the caller's API key.
         fixture: the fixtures the system starts from.

@@ -11,7 +11,8 @@ JSON, on the same base URL as the API:
 - ``/_taskcore/worker/{api}/tasks/{task_id}/finish``: to the successful end now (every
   remaining Claro target filled);
 - ``/_taskcore/worker/{api}/tasks/{task_id}/fail``: failed now (body
-  ``{"message": "..."}`` optional).
+  ``{"message": "..."}`` optional);
+- Send AI only, ``.../export``: export a ``COMPLETED`` task (``exported_at`` set).
 
 ``api`` is ``claro``, ``chunkr`` or ``visual_layer``; Send AI's routes are
 ``/_taskcore/worker/sendai/teams/{team_id}/tasks/{task_id}/{action}``.  A step answers
@@ -136,6 +137,8 @@ class SystemUnderTest:
             Unreachable: the system cannot be reached.
         """
         path = f"{CONTROL_PREFIX}/{api}/tasks/taskcore-verify-probe/advance"
+        if api == "sendai":  # Send AI's tasks are named by their team too
+            path = f"{CONTROL_PREFIX}/sendai/teams/taskcore-verify-probe/tasks/probe/advance"
         status, _, body = self.client.send("POST", path, {"content-length": "0"}, b"")
         code = None
         try:
