@@ -26,9 +26,10 @@ one at a time, in the order they happened:
 To write a checker for another API: subclass :class:`ApiModel`, give ``api``,
 ``properties`` and ``transitions``, and implement :meth:`~ApiModel.auth_headers`,
 :meth:`~ApiModel.operations`, :meth:`~ApiModel.step` and :meth:`~ApiModel.state`; then
-register it in ``taskcore.verify.run._checkers`` and :data:`taskcore.verify.run.CHECKERS`.  :class:`Check` values
-on a divergence are what ``repro.sh`` re-tests on the last answer: give ones that hold
-against the reference and fail against the divergent server.
+register it in ``taskcore.verify.run._checkers`` and
+:data:`taskcore.verify.run.CHECKERS`.  :class:`Check` values on a divergence are what
+``repro.sh`` re-tests on the last answer: give ones that hold against the reference
+and fail against the divergent server.
 """
 
 from __future__ import annotations
