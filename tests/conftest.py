@@ -25,6 +25,18 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", deadline=None, max_examples=50)
+# The compatibility runs of CI (the suite on the other Pythons and at the dependencies'
+# lower bounds): every test, a tenth of the search.  `make test` explores with `ci`; these
+# runs only need each test to run on that interpreter and those versions.
+settings.register_profile(
+    "compat",
+    deadline=None,
+    derandomize=True,
+    max_examples=10,
+    stateful_step_count=20,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile("ci")
 
 pytest_plugins = ["postgres_server"]
