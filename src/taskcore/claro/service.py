@@ -76,7 +76,7 @@ from taskcore.errors import (
 from taskcore.idempotency import IdempotencyKeys, check_key, fingerprint
 from taskcore.ids import IdFactory, UuidIds, draw_free
 from taskcore.keys import composite_key
-from taskcore.locks import LEASES, Lease, LockManager
+from taskcore.locks import LEASES, TOKENS, Lease, LockManager
 from taskcore.quota import Quota, Unlimited
 from taskcore.retention import ExpiryIndex
 from taskcore.store import MemoryStore, Store, Unit
@@ -690,7 +690,10 @@ class ClaroTasks:
         category: Category | None,
     ) -> ClaroTask:
         with self.store.unit() as unit:
-            now = unit.now
+            # What a create reads first, in one trip on a networked store: the dataset,
+            # then its lease and fencing token (in the order every call takes them).
+            key = composite_key(account_id, dataset_id)
+            unit.get_many([(DATASETS, key), (LEASES, key), (TOKENS, key)])
             key = self._dataset(unit, account_id, dataset_id)
             selection: Selection | None = None
             if kind == "new_rows":
@@ -731,7 +734,7 @@ class ClaroTasks:
                 type=task_type,
                 category=category or Category(_need(unit, DATASETS, key)["category"]),
                 status=CLARO_TASK.initial,
-                created_at=now,
+                created_at=unit.now,
                 total=total,
                 estimate_low=low,
                 estimate_high=high,
@@ -1203,12 +1206,8 @@ class ClaroTasks:
         """Whether ``task_id`` names nothing: no task, no notification (pending or
         delivered, which outlive a pruned task), and, for a new-rows task (``grid``),
         none of the rows it would create."""
-        taken = (
-            unit.get(TASKS, task_id) is not None
-            or unit.get(OUTBOX, task_id) is not None
-            or unit.get(DELIVERED, task_id) is not None
-            or unit.get(GAVE_UP, task_id) is not None
-        )
+        found = unit.get_many([(table, task_id) for table in (TASKS, OUTBOX, DELIVERED, GAVE_UP)])
+        taken = any(value is not None for value in found.values())
         if taken or grid is None:
             return not taken
         return not any(grid.has_row(_row_id(task_id, i)) for i in range(rows))

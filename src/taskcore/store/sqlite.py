@@ -36,7 +36,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -372,6 +372,15 @@ class _SqliteUnit:
             "SELECT value FROM documents WHERE tbl = ? AND key = ?", (table, key)
         ).fetchone()
         return None if row is None else json.loads(row[0])
+
+    def get_many(self, items: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """The values at the ``(table, key)`` pairs, ``None`` for a missing one (see
+        :meth:`taskcore.store.Unit.get_many`): here, one :meth:`get` after another.
+
+        Raises:
+            StoreBusy: a lock stayed busy; the unit rolls back when the error leaves it.
+        """
+        return {(table, key): self.get(table, key) for table, key in items}
 
     def claim(self, table: str, key: str) -> Any | None:
         """The value at ``(table, key)``, or ``None`` (see
