@@ -16,13 +16,13 @@
 
 Measured on the project's 2-core machine: ``postgres.lock_rate`` 5.5-6.4x when the
 machine was otherwise quiet, 3.6x under a load average of 7.5 (16 processes, 8 clients
-and 8 server backends, share 2 cores: the ratio measures the cores left free).
-``postgres.claro_create`` is over its limit: 13-15x (about 1.2-1.3 ms against SQLite's
-85-90 us), since a create is about 18 statements (``BEGIN``, ten key reads, five
-writes, the server's clock, ``COMMIT``), each a loopback round trip of 25-70 us, while
-SQLite runs in the process.  Meeting 5x would take batching a create's reads into a
-few statements (a service-level change); it was 25x before each first touch of a key
-locked and acted in one statement.
+and 8 server backends, share 2 cores: the ratio measures the cores left free), 8-9.8x
+at a load average of 5.
+``postgres.claro_create``: FIGURES.  A create is two round trips: the ``BEGIN``, the
+dataset, its lease and token and the four records the task id drawn ahead must not
+name (one ``get_many``) and the server's clock in one message; then the five writes and
+the ``COMMIT`` in another (docs/stores.md, "Cost").  It was 13-15x (about 1.2 ms) with
+a round trip per statement, about 18 of them.
 """
 
 from __future__ import annotations

@@ -9,14 +9,18 @@ PostgreSQL's documentation: "Transaction Isolation", "Advisory Locks"):
   ``rows_<name>`` with the indexes their declaration asks for; a ``taskcore_schema``
   table records the schema's version, and the store creates or migrates the schema when
   it opens;
-- **no global lock**: a write unit is a ``READ COMMITTED`` transaction, and its every
-  :meth:`get`, :meth:`put` and :meth:`delete` of a key first takes a transaction-level
-  advisory lock on that key (``pg_advisory_xact_lock`` of a 64-bit hash of the table and
-  key), held until the unit ends.  Two units that touch one key are serialised (also
-  when the key does not exist yet: the lock, not a row, closes the check-then-insert
-  race), units on different keys run at the same time.  Each statement of a
-  ``READ COMMITTED`` transaction reads the newest committed data, so the read that
-  follows the lock sees what the unit before it committed;
+- **no global lock**: a write unit is a ``READ COMMITTED`` transaction, and its first
+  touch of a key takes a transaction-level advisory lock on that key
+  (``pg_advisory_xact_lock`` of a 64-bit hash of the table and key), held until the
+  unit ends: a read when it is sent, a write (which answers nothing, so waits to travel
+  with the unit's next statement or its ``COMMIT``) when it reaches the server, before
+  anything the unit sends after it.  That is as safe as locking at the write: the write
+  is invisible to others until the commit, and no lock is released before it.  Two
+  units that touch one key are serialised (also when the key does not exist yet: the
+  lock, not a row, closes the check-then-insert race), units on different keys run at
+  the same time.  Each statement of a ``READ COMMITTED`` transaction reads the newest
+  committed data, so the read that follows the lock sees what the unit before it
+  committed;
 - a read unit is a ``REPEATABLE READ READ ONLY`` transaction: one snapshot, no locks;
 - a lock that stays busy for ``busy_timeout`` seconds (``lock_timeout``), a deadlock
   between two units, a pool with no free connection in that time, or a server that
@@ -25,8 +29,14 @@ PostgreSQL's documentation: "Transaction Isolation", "Advisory Locks"):
   :class:`~taskcore.errors.InternalError` chained to the driver's error, never a raw
   psycopg exception;
 - the unit's instant (:attr:`Unit.now <taskcore.store.Unit.now>`) is by default the
-  database server's ``clock_timestamp()``, read at first use: every replica on every
-  machine then judges lease expiry by one clock, whatever their own clocks say.
+  database server's ``clock_timestamp()``, read by the unit's last round trip before its
+  first use, after that trip's locks: every replica on every machine then judges lease
+  expiry by one clock, whatever their own clocks say;
+- a unit costs round trips, not statements: its statements travel in one message (the
+  simple query protocol), the ``BEGIN`` with the first, writes with the next, the
+  clock with each until it is used, several keys with :meth:`get_many`; and a key the
+  unit has read or written is answered from the unit's own copy (no other unit can
+  change a key this one holds).
 
 What a key lock does not cover by itself: :meth:`items`, :meth:`scan` and the row
 queries read without locks.  A write unit that acts on what they returned takes each
@@ -91,6 +101,7 @@ _FUNCTIONS = {
         "DELETE FROM documents WHERE tbl = t AND key = k; END $$"
     ),
 }
+_TUPLES = psycopg.pq.ExecStatus.TUPLES_OK
 _BEGIN_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 _PENDING_BYTES = 1 << 20
@@ -187,6 +198,7 @@ class PostgresStore(ClosesOnExit):
     def _configure(self, connection: psycopg.Connection[Any]) -> None:
         """Set a new connection up: UTC instants and the store's lock timeout."""
         connection.execute("SET TIME ZONE 'UTC'")
+        connection.execute("SET standard_conforming_strings = on")
         connection.execute(f"SET lock_timeout = {self._lock_timeout_ms}")
 
     def _set_up(self, connection: psycopg.Connection[Any]) -> None:
@@ -413,17 +425,32 @@ class _PostgresUnit:
         return clock
 
     def _statement(self, query: Any, parameters: Any = None) -> str:
-        """``query`` with ``parameters`` bound, as SQL text (psycopg's client-side
-        binding, which quotes every value)."""
+        """``query`` with ``parameters`` bound, as SQL text: text and whole numbers as
+        literals of our own (the hot path: a quote doubled inside quotes, which
+        ``standard_conforming_strings``, set on every connection, reads verbatim),
+        anything else by psycopg's client-side binding, which quotes every value."""
+        if type(query) is str and type(parameters) is tuple:
+            literals = []
+            for value in parameters:
+                kind = type(value)
+                if kind is int:
+                    literals.append(str(value))
+                elif kind is str and is_storable(value):
+                    literals.append("'" + value.replace("'", "''") + "'")
+                else:
+                    break
+            else:
+                return query % tuple(literals)
         try:
             return self._cursor.mogrify(query, parameters)
         except psycopg.Error as error:  # pragma: no cover - our queries and values bind
             self._store._raise(error)
 
-    def _run(self, statements: list[str]) -> list[list[Any]]:
+    def _run(self, statements: list[str], *, last: bool = False) -> list[list[Any]]:
         """Send the unit's ``BEGIN`` (if it has not travelled yet), its waiting writes
         and ``statements`` in one message, one round trip; return the rows each of
         ``statements`` answered (an empty list for a statement that returns none).
+        ``last``: the unit's ``COMMIT`` is among them (no clock to read after it).
 
         A driver error becomes a taskcore error (:meth:`PostgresStore._raise`); the
         server ran nothing after the failed statement, and the unit rolls back when the
@@ -437,7 +464,7 @@ class _PostgresUnit:
         # Until the unit's instant is fixed, each trip reads the server's clock after
         # its other statements (after their locks): the instant first used is then the
         # one read last, as if read at that use, with no trip of its own.
-        clock = self._now is None and self._store.clock is None
+        clock = not last and self._now is None and self._store.clock is None
         cursor = self._cursor
         results: list[list[Any]] = []
         try:
@@ -446,7 +473,9 @@ class _PostgresUnit:
                 prepare=False,
             )
             while True:
-                results.append([] if cursor.description is None else cursor.fetchall())
+                result = cursor.pgresult
+                returned = result is not None and result.status == _TUPLES
+                results.append(cursor.fetchall() if returned else [])
                 if not cursor.nextset():
                     break
         except psycopg.Error as error:
@@ -472,7 +501,7 @@ class _PostgresUnit:
         """Commit: the waiting writes and ``COMMIT`` in one round trip; nothing at all
         when the unit never sent a statement."""
         if self._begin is None or self._pending:
-            self._run(["COMMIT"])
+            self._run(["COMMIT"], last=True)
 
     def _lock(self, table: str, key: str) -> None:
         """Hold ``(table, key)``'s advisory lock until the unit ends (write units)."""
@@ -569,13 +598,17 @@ class _PostgresUnit:
         return value
 
     def put(self, table: str, key: str, value: Any) -> None:
-        """Set the value at ``(table, key)``, the key locked first: one statement.
+        """Set the value at ``(table, key)``, the key locked first, in one statement
+        that travels with the unit's next one (or its ``COMMIT``).
 
         Raises:
             TypeError: ``value`` is not JSON-able; nothing was written.
             ValueError: ``value`` holds NaN, an infinity or text with NUL; nothing was
                 written.
-            StoreBusy: the key stayed locked past the busy timeout.
+            StoreBusy: a key stayed locked past the busy timeout, when the unit's waiting
+                writes reached ``_PENDING_BYTES`` and were sent here; otherwise such a wait
+                fails the statement the write travels with, or the commit (either way the
+                unit rolls back when the error leaves it).
         """
         _check_key("keys", key)
         text = _dumps(value)
@@ -593,10 +626,14 @@ class _PostgresUnit:
         self._values[table, key] = value
 
     def delete(self, table: str, key: str) -> None:
-        """Remove ``(table, key)``, if present, the key locked first: one statement.
+        """Remove ``(table, key)``, if present, the key locked first, in one statement
+        that travels with the unit's next one (or its ``COMMIT``).
 
         Raises:
-            StoreBusy: the key stayed locked past the busy timeout.
+            StoreBusy: a key stayed locked past the busy timeout, when the unit's waiting
+                writes reached ``_PENDING_BYTES`` and were sent here; otherwise such a wait
+                fails the statement the write travels with, or the commit (either way the
+                unit rolls back when the error leaves it).
         """
         if not is_storable(key):
             return  # no such key can be stored
