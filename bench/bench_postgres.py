@@ -14,15 +14,22 @@
   PostgreSQL at most 5x the same on SQLite (medians; both printed).  Each task is
   cancelled, untimed, so every create finds its dataset free.
 
-Measured on the project's 2-core machine: ``postgres.lock_rate`` 5.5-6.4x when the
-machine was otherwise quiet, 3.6x under a load average of 7.5 (16 processes, 8 clients
-and 8 server backends, share 2 cores: the ratio measures the cores left free), 8-9.8x
-at a load average of 5.
-``postgres.claro_create``: FIGURES.  A create is two round trips: the ``BEGIN``, the
-dataset, its lease and token and the four records the task id drawn ahead must not
-name (one ``get_many``) and the server's clock in one message; then the five writes and
-the ``COMMIT`` in another (docs/stores.md, "Cost").  It was 13-15x (about 1.2 ms) with
-a round trip per statement, about 18 of them.
+Measured on the project's 2-core machine, shared with other work: ``postgres.lock_rate``
+6.7-10.8x at a load average of 2.5-7 (it was 5.5-6.4x on a quiet machine and 3.6x at a
+load average of 7.5 when each statement was a round trip; 16 processes, 8 clients and
+8 server backends, share 2 cores, so the ratio measures the cores left free).
+``postgres.claro_create``: 4.8-5.6x over 7 runs at a load average of 2.5-7, median 4.9x
+(PostgreSQL 490-590 us, about 510; SQLite 101-105 us).  Part of that ratio is SQLite
+getting slower: its create now reads the keys a create reads ahead with ``get_many``
+again with ``get`` (8 more lookups, which only PostgreSQL answers from the unit's own
+copy), 84 -> 99 us measured side by side; against the old 84 us, PostgreSQL's create
+is about 6x.  A create is two round
+trips: the ``BEGIN``, the dataset, its lease and token, the four records the task id
+drawn ahead must not name (one ``get_many``) and the server's clock in one message,
+then the five writes and the ``COMMIT`` in another (docs/stores.md, "Cost").  It was
+13-15x (about 1.2 ms) with a round trip per statement, about 18 of them.  What is left
+is mostly the two trips: a message wakes the server's backend, which on a busy machine
+waits for a core.
 """
 
 from __future__ import annotations
