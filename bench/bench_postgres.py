@@ -18,12 +18,11 @@ Measured on the project's 2-core machine, shared with other work: ``postgres.loc
 6.7-10.8x at a load average of 2.5-7 (it was 5.5-6.4x on a quiet machine and 3.6x at a
 load average of 7.5 when each statement was a round trip; 16 processes, 8 clients and
 8 server backends, share 2 cores, so the ratio measures the cores left free).
-``postgres.claro_create``: 4.8-5.6x over 7 runs at a load average of 2.5-7, median 4.9x
-(PostgreSQL 490-590 us, about 510; SQLite 101-105 us).  Part of that ratio is SQLite
-getting slower: its create now reads the keys a create reads ahead with ``get_many``
-again with ``get`` (8 more lookups, which only PostgreSQL answers from the unit's own
-copy), 84 -> 99 us measured side by side; against the old 84 us, PostgreSQL's create
-is about 6x.  A create is two round
+``postgres.claro_create`` is still over its limit: 6.3-6.9x at a load average of 4.5
+(PostgreSQL 555-585 us, SQLite 85-88 us), 8.4-11.3x at a load average of 8-9.  Before
+SQLite units answered the keys they had read from their own copy, it measured 4.8-5.6x
+(median 4.9x over 7 runs) only because SQLite's create had slowed from 84 to 99 us by
+reading the keys a create reads ahead with ``get_many`` a second time.  A create is two round
 trips: the ``BEGIN``, the dataset, its lease and token, the four records the task id
 drawn ahead must not name (one ``get_many``) and the server's clock in one message,
 then the five writes and the ``COMMIT`` in another (docs/stores.md, "Cost").  It was

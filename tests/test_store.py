@@ -234,3 +234,15 @@ def test_a_unit_sees_its_own_writes_in_every_read(store: Store) -> None:
     with store.unit(readonly=True) as unit:
         assert "new" == unit.get("t", "b")
         assert 1_200 == len(list(unit.items("t")))
+
+
+def test_a_unit_used_after_its_end_refuses_to_run(store: Store) -> None:
+    if isinstance(store, MemoryStore):
+        return  # the memory store's units hold no connection to end
+    with store.unit() as unit:
+        unit.put("t", "k", 1)
+        assert 1 == unit.get("t", "k")
+    with pytest.raises(RuntimeError, match="has ended"):
+        unit.get("t", "k")
+    with pytest.raises(RuntimeError, match="has ended"):
+        unit.put("t", "k", 2)

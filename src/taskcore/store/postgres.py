@@ -282,6 +282,7 @@ class PostgresStore(ClosesOnExit):
             finally:
                 if unit is not None:
                     unit._cursor = _ENDED
+                    unit._values = {}
                 cursor.close()
                 self._pool.putconn(connection)
         finally:
@@ -429,6 +430,8 @@ class _PostgresUnit:
         literals of our own (the hot path: a quote doubled inside quotes, which
         ``standard_conforming_strings``, set on every connection, reads verbatim),
         anything else by psycopg's client-side binding, which quotes every value."""
+        if self._cursor is _ENDED:
+            _ENDED.execute(query)  # raises: the unit has ended
         if type(query) is str and type(parameters) is tuple:
             literals = []
             for value in parameters:
