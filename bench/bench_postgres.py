@@ -18,8 +18,8 @@ Measured on the project's 2-core machine, shared with other work: ``postgres.loc
 6.7-10.8x at a load average of 2.5-7 (it was 5.5-6.4x on a quiet machine and 3.6x at a
 load average of 7.5 when each statement was a round trip; 16 processes, 8 clients and
 8 server backends, share 2 cores, so the ratio measures the cores left free).
-``postgres.claro_create`` is still over its limit: 6.3-6.9x at a load average of 4.5
-(PostgreSQL 555-585 us, SQLite 85-88 us), 8.4-11.3x at a load average of 8-9.  Before
+``postgres.claro_create`` is still over its limit: 5.3-5.7x at a load average of 2.5
+(PostgreSQL 495-510 us, SQLite 89-94 us), 6.3-6.9x at 4.5, 8.4-11.3x at 8-9.  Before
 SQLite units answered the keys they had read from their own copy, it measured 4.8-5.6x
 (median 4.9x over 7 runs) only because SQLite's create had slowed from 84 to 99 us by
 reading the keys a create reads ahead with ``get_many`` a second time.  A create is two round
