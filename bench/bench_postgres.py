@@ -14,15 +14,21 @@
   PostgreSQL at most 5x the same on SQLite (medians; both printed).  Each task is
   cancelled, untimed, so every create finds its dataset free.
 
-Measured on the project's 2-core machine: ``postgres.lock_rate`` 5.5-6.4x when the
-machine was otherwise quiet, 3.6x under a load average of 7.5 (16 processes, 8 clients
-and 8 server backends, share 2 cores: the ratio measures the cores left free).
-``postgres.claro_create`` is over its limit: 13-15x (about 1.2-1.3 ms against SQLite's
-85-90 us), since a create is about 18 statements (``BEGIN``, ten key reads, five
-writes, the server's clock, ``COMMIT``), each a loopback round trip of 25-70 us, while
-SQLite runs in the process.  Meeting 5x would take batching a create's reads into a
-few statements (a service-level change); it was 25x before each first touch of a key
-locked and acted in one statement.
+Measured on the project's 2-core machine, shared with other work: ``postgres.lock_rate``
+6.7-10.8x at a load average of 2.5-7 (it was 5.5-6.4x on a quiet machine and 3.6x at a
+load average of 7.5 when each statement was a round trip; 16 processes, 8 clients and
+8 server backends, share 2 cores, so the ratio measures the cores left free).
+``postgres.claro_create`` is still over its limit: 5.3-5.7x at a load average of 2.5
+(PostgreSQL 495-510 us, SQLite 89-94 us), 6.3-6.9x at 4.5, 8.4-11.3x at 8-9.  Before
+SQLite units answered the keys they had read from their own copy, it measured 4.8-5.6x
+(median 4.9x over 7 runs) only because SQLite's create had slowed from 84 to 99 us by
+reading the keys a create reads ahead with ``get_many`` a second time.  A create is two round
+trips: the ``BEGIN``, the dataset, its lease and token, the four records the task id
+drawn ahead must not name (one ``get_many``) and the server's clock in one message,
+then the five writes and the ``COMMIT`` in another (docs/stores.md, "Cost").  It was
+13-15x (about 1.2 ms) with a round trip per statement, about 18 of them.  What is left
+is mostly the two trips: a message wakes the server's backend, which on a busy machine
+waits for a core.
 """
 
 from __future__ import annotations

@@ -64,10 +64,11 @@ def hold_until_killed(path: str, ttl: float, leases: Any) -> None:
 
 
 def hold_a_unit_until_killed(where: str, ready: Any) -> None:
-    """Process body: write a key inside a unit (so its lock is held), say so on
-    ``ready``, and never end the unit."""
+    """Process body: read and write a key inside a unit (the read takes its lock), say
+    so on ``ready``, and never end the unit."""
     store = open_store(where)
     with store.unit() as unit:
+        unit.get("t", "held")
         unit.put("t", "held", "never committed")
         ready.put("inside")
         time.sleep(600)  # pragma: no cover - killed long before

@@ -669,3 +669,22 @@ def test_an_unknown_failed_column_names_the_argument(open_store: Callable[..., S
         lambda: service.record_rows(task.task_id, [RowOutcome(0, {"nope"})], token=token),
     )
     assert "failed_columns" == error.field
+
+
+def test_task_ids_are_handed_out_in_the_factorys_order_whatever_fails(
+    open_store: Callable[..., Store],
+) -> None:
+    # A create draws its task id ahead (to read what it names with its first keys); a
+    # create that fails, or answers a replay, leaves it to the next create.
+    counter = iter(range(1, 100))
+    service = ClaroTasks(open_store(), ids=lambda: f"task_{next(counter):04d}")
+    service.create_dataset(A, Grid(["r1"], ["c1"]), dataset_id="ds")
+    service.create_dataset(A, Grid(["r1"], ["c1"]), dataset_id="other")
+    with pytest.raises(DatasetNotFound):
+        service.create_bulk(A, "missing", {})
+    with pytest.raises(ValidationError):
+        service.create_bulk(A, "ds", {"selection": "not an object"})
+    first = service.create_bulk(A, "ds", {}, idempotency_key="k")
+    assert first == service.create_bulk(A, "ds", {}, idempotency_key="k")  # a replay
+    second = service.create_new_rows(A, "other", {"rowCount": 1})
+    assert ["task_0001", "task_0002"] == [first.task_id, second.task_id]

@@ -170,6 +170,7 @@ def test_a_unit_kept_from_its_lock_past_the_busy_timeout_is_store_busy(
 
     def hold() -> None:
         with store.unit() as unit:
+            unit.get("t", "k")  # holds it (PostgreSQL: a write alone waits for the commit)
             unit.put("t", "k", "holder's")
             holding.set()
             done.wait(30)
@@ -179,7 +180,7 @@ def test_a_unit_kept_from_its_lock_past_the_busy_timeout_is_store_busy(
     try:
         assert holding.wait(30)
         with pytest.raises(StoreBusy) as busy, store.unit() as unit:
-            unit.put("t", "k", "waiter's")  # pragma: no cover - never reached
+            unit.put("t", "k", "waiter's")  # SQLite: never reached; PostgreSQL: at commit
     finally:
         done.set()
         holder.join(30)

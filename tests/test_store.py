@@ -190,3 +190,59 @@ def test_a_busy_sqlite_store_gives_up_after_its_timeout(tmp_path: Path) -> None:
             with pytest.raises(StoreBusy, match="locked"), waiter.unit():
                 pass  # pragma: no cover - never reached
         assert {"t": [("k", "holder's")]} == snapshot(waiter, "t")
+
+
+def test_get_many_answers_what_get_answers(store: Store) -> None:
+    with store.unit() as unit:
+        unit.put("t", "a", {"n": 1})
+        unit.put("u", "a", [2])
+        unit.put("t", "gone", 0)
+    wanted = [("t", "a"), ("u", "a"), ("t", "missing"), ("t", "a"), ("t", "gone"), ("t", "a\x00")]
+    with store.unit() as unit:
+        unit.delete("t", "gone")  # the unit's own writes, before and after
+        unit.put("t", "new", "mine")
+        found = unit.get_many([*wanted, ("t", "new")])
+        assert {
+            ("t", "a"): {"n": 1},
+            ("u", "a"): [2],
+            ("t", "missing"): None,
+            ("t", "gone"): None,
+            ("t", "a\x00"): None,
+            ("t", "new"): "mine",
+        } == found
+        assert {} == unit.get_many([])
+        assert {"n": 1} == unit.get("t", "a")  # read again: the same answer
+        unit.put("t", "a", {"n": 2})
+        assert {("t", "a"): {"n": 2}} == unit.get_many(iter([("t", "a")]))
+    with store.unit(readonly=True) as unit:
+        assert {("t", "a"): {"n": 2}, ("t", "gone"): None} == unit.get_many(
+            [("t", "a"), ("t", "gone")]
+        )
+
+
+def test_a_unit_sees_its_own_writes_in_every_read(store: Store) -> None:
+    with store.unit() as unit:
+        unit.put("t", "b", "old")
+    with store.unit() as unit:
+        for n in range(1_200):  # more than a PostgreSQL unit keeps waiting to be sent
+            unit.put("t", f"k{n:04}", "x" * 1_000)
+        unit.put("t", "b", "new")
+        unit.delete("t", "k0000")
+        assert [("k0001", "x" * 1_000)] == list(unit.scan("t", start="k", limit=1))
+        assert 1_200 == len(list(unit.items("t")))
+        assert "new" == unit.get("t", "b")
+    with store.unit(readonly=True) as unit:
+        assert "new" == unit.get("t", "b")
+        assert 1_200 == len(list(unit.items("t")))
+
+
+def test_a_unit_used_after_its_end_refuses_to_run(store: Store) -> None:
+    if isinstance(store, MemoryStore):
+        return  # the memory store's units hold no connection to end
+    with store.unit() as unit:
+        unit.put("t", "k", 1)
+        assert 1 == unit.get("t", "k")
+    with pytest.raises(RuntimeError, match="has ended"):
+        unit.get("t", "k")
+    with pytest.raises(RuntimeError, match="has ended"):
+        unit.put("t", "k", 2)

@@ -100,7 +100,7 @@ class FailingStore(SqliteStore):
 @pytest.mark.parametrize(
     ("fail_on", "call"),
     [
-        ("SELECT value", lambda unit: unit.get("t", "a")),
+        ("SELECT value", lambda unit: unit.get("t", "z")),
         ("INSERT", lambda unit: unit.put("t", "b", 2)),
         ("DELETE", lambda unit: unit.delete("t", "a")),
         ("SELECT key, value FROM documents WHERE tbl = ? ORDER", lambda unit: unit.items("t")),

@@ -63,7 +63,7 @@ def until(condition: Callable[[], bool]) -> None:
 class Holder:
     """A thread that runs ``body`` in a write unit and keeps the unit open until told."""
 
-    def __init__(self, store: PostgresStore, body: Callable[[Any], None]) -> None:
+    def __init__(self, store: PostgresStore, body: Callable[[Any], object]) -> None:
         self.inside, self.release = threading.Event(), threading.Event()
         self.error: BaseException | None = None
 
@@ -139,7 +139,7 @@ def _in_unit(store: PostgresStore, body: Callable[[Any], object]) -> None:
 
 def test_a_key_held_past_the_busy_timeout_is_store_busy_and_changes_nothing(dsn: str) -> None:
     with PostgresStore(dsn, busy_timeout=0.05) as store:
-        holder = Holder(store, lambda unit: unit.put("t", "k", "holder's"))
+        holder = Holder(store, lambda unit: (unit.get("t", "k"), unit.put("t", "k", "holder's")))
         try:
             with pytest.raises(StoreBusy) as busy:
                 _in_unit(store, lambda unit: (unit.put("t", "other", "mine"), unit.get("t", "k")))
@@ -153,33 +153,36 @@ def test_a_key_held_past_the_busy_timeout_is_store_busy_and_changes_nothing(dsn:
 def test_a_deadlock_between_two_units_is_store_busy_for_one_of_them(
     store: PostgresStore, dsn: str
 ) -> None:
+    # Writes alone wait to travel with the commit, which takes their locks in the order
+    # written: the first reads (locks) a, the second commits b then a and waits on a,
+    # then the first's commit wants b.
     first_has_a = threading.Event()
     outcome: list[BaseException | None] = []
 
-    def first() -> None:
+    def run(body: Callable[[Any], None]) -> None:
         try:
             with store.unit() as unit:
-                unit.put("t", "a", 1)
-                first_has_a.set()
-                until(lambda: waiting_for_advisory_locks(dsn) == 1)  # the second waits on a
-                unit.put("t", "b", 1)
+                body(unit)
             outcome.append(None)
         except StoreBusy as error:
             outcome.append(error)
 
-    thread = threading.Thread(target=first)
+    def first(unit: Any) -> None:
+        unit.get("t", "a")
+        unit.put("t", "a", 1)
+        first_has_a.set()
+        until(lambda: waiting_for_advisory_locks(dsn) == 1)  # the second waits on a
+        unit.put("t", "b", 1)
+
+    def second(unit: Any) -> None:
+        assert first_has_a.wait(DEADLINE)
+        unit.put("t", "b", 2)
+        unit.put("t", "a", 2)
+
+    thread = threading.Thread(target=run, args=(first,))
     thread.start()
     try:
-        assert first_has_a.wait(DEADLINE)
-        with store.unit() as unit:
-            unit.put("t", "b", 2)
-            try:
-                unit.put("t", "a", 2)
-            except StoreBusy as error:
-                outcome.append(error)
-                raise
-    except StoreBusy:
-        pass
+        run(second)
     finally:
         thread.join(DEADLINE)
     assert 1 == sum(isinstance(result, StoreBusy) for result in outcome)
@@ -399,3 +402,63 @@ def test_the_lock_and_act_functions_are_created_when_missing(dsn: str) -> None:
             "SELECT proname FROM pg_proc WHERE proname LIKE 'taskcore\\_%' ORDER BY 1"
         ).fetchall()
     assert [("taskcore_delete_v1",), ("taskcore_get_v1",), ("taskcore_put_v1",)] == rows
+
+
+def test_a_write_alone_is_locked_when_the_unit_next_sends_a_statement(
+    store: PostgresStore, dsn: str
+) -> None:
+    with store.unit() as unit:
+        unit.put("t", "k", "old")
+    # A write waits to travel with the unit's next statement (or its commit): until
+    # then nothing of it is on the server, and another unit reads and commits freely.
+    holder = Holder(store, lambda unit: unit.put("t", "k", "holder's"))
+    try:
+        with store.unit() as unit:
+            assert "old" == unit.get("t", "k")
+    finally:
+        holder.finish()
+    # Once the unit sends anything, the key is locked to its end, as a read locks it.
+    holder = Holder(store, lambda unit: (unit.put("t", "k", "again"), unit.get("t", "x")))
+    waiter = threading.Thread(target=lambda: _in_unit(store, lambda unit: unit.get("t", "k")))
+    waiter.start()
+    try:
+        until(lambda: waiting_for_advisory_locks(dsn) == 1)
+    finally:
+        holder.finish()
+        waiter.join(DEADLINE)
+    with store.unit(readonly=True) as unit:
+        assert "again" == unit.get("t", "k")
+
+
+def test_get_many_locks_every_key_it_reads(store: PostgresStore, dsn: str) -> None:
+    holder = Holder(store, lambda unit: unit.get_many([("t", "a"), ("u", "b")]))
+    waiter = threading.Thread(target=lambda: _in_unit(store, lambda unit: unit.get("u", "b")))
+    waiter.start()
+    try:
+        until(lambda: waiting_for_advisory_locks(dsn) == 1)
+    finally:
+        holder.finish()
+        waiter.join(DEADLINE)
+
+
+def test_the_unit_instant_is_read_after_the_locks_it_waited_for(
+    store: PostgresStore, dsn: str
+) -> None:
+    holder = Holder(store, lambda unit: (unit.get("t", "k"), unit.put("t", "k", 1)))
+    instants: list[Any] = []
+
+    def later(unit: Any) -> None:
+        unit.get("t", "k")  # waits for the holder
+        instants.append(unit.now)
+
+    waiter = threading.Thread(target=lambda: _in_unit(store, later))
+    waiter.start()
+    try:
+        until(lambda: waiting_for_advisory_locks(dsn) == 1)
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            row = connection.execute("SELECT clock_timestamp()").fetchone()
+        assert row is not None
+    finally:
+        holder.finish()
+        waiter.join(DEADLINE)
+    assert [True] == [instant >= row[0] for instant in instants]

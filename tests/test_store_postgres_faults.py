@@ -96,6 +96,7 @@ def change_and_cut(store: PostgresStore, dsn: str, cut_before: str) -> None:
     """A unit that writes, has its backend ended by another connection (as a failover,
     a network cut or an operator would), then runs a statement or commits."""
     with store.unit() as unit:
+        unit.get("t", "kept")  # locks it (the writes wait to travel with what follows)
         unit.put("t", "kept", "changed")
         unit.put("t", "new", "never")
         admin(dsn, f"SELECT pg_terminate_backend({backend_holding_a_key(dsn)}, 60000)")

@@ -157,7 +157,7 @@ def test_claim_passes_over_a_key_another_unit_holds_without_waiting(
     with store.unit() as unit:
         unit.put("t", "held", "old")
         unit.put("t", "free", "free")
-    holder = HeldUnit(store, lambda unit: unit.put("t", "held", "new"))
+    holder = HeldUnit(store, lambda unit: (unit.get("t", "held"), unit.put("t", "held", "new")))
     try:
         with store.unit() as unit:
             assert unit.claim("t", "held") is None  # held: passed over, not waited for

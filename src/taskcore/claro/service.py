@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -76,7 +77,7 @@ from taskcore.errors import (
 from taskcore.idempotency import IdempotencyKeys, check_key, fingerprint
 from taskcore.ids import IdFactory, UuidIds, draw_free
 from taskcore.keys import composite_key
-from taskcore.locks import LEASES, Lease, LockManager
+from taskcore.locks import LEASES, TOKENS, Lease, LockManager
 from taskcore.quota import Quota, Unlimited
 from taskcore.retention import ExpiryIndex
 from taskcore.store import MemoryStore, Store, Unit
@@ -258,6 +259,12 @@ class ClaroTasks:
         self._quiet_until = _EPOCH  # see _prune_on_the_side
         self._grids: BoundedCache[str, tuple[str, Grid]] = BoundedCache(cache_size)
         self._recorded: BoundedCache[str, RecordedTargets] = BoundedCache(cache_size)
+        # Task ids a create drew ahead (to read what they name with its first keys) but
+        # did not use (it failed first, or answered an idempotent replay): the next
+        # create takes one before drawing anew, so ids are handed out in the factory's
+        # order whatever fails.  At most _SPARE_IDS, one per create in flight.
+        self._spare_ids: list[str] = []
+        self._spare_guard = threading.Lock()
 
     # -- datasets ---------------------------------------------------------------------
 
@@ -689,8 +696,34 @@ class ClaroTasks:
         idempotency_key: str | None,
         category: Category | None,
     ) -> ClaroTask:
+        with self._spare_guard:
+            ahead = [self._spare_ids.pop() if self._spare_ids else self.ids()]
+        try:
+            return self._create_in(
+                kind, account_id, dataset_id, body, idempotency_key, category, ahead
+            )
+        finally:
+            if ahead:  # drawn ahead and not used: the next create's
+                with self._spare_guard:
+                    if len(self._spare_ids) < _SPARE_IDS:
+                        self._spare_ids.append(ahead[0])
+
+    def _create_in(
+        self,
+        kind: str,
+        account_id: str,
+        dataset_id: str,
+        body: Any,
+        idempotency_key: str | None,
+        category: Category | None,
+        ahead: list[str],
+    ) -> ClaroTask:
         with self.store.unit() as unit:
-            now = unit.now
+            # What a create reads first, in one trip on a networked store: the dataset,
+            # then its lease and fencing token (in the order every call takes them),
+            # and what the task id drawn ahead would name (see _task_id_free).
+            key = composite_key(account_id, dataset_id)
+            unit.get_many([(DATASETS, key), (LEASES, key), (TOKENS, key), *_id_keys(ahead[0])])
             key = self._dataset(unit, account_id, dataset_id)
             selection: Selection | None = None
             if kind == "new_rows":
@@ -718,7 +751,9 @@ class ClaroTasks:
                 self._webhook(unit, account_id, webhook_id)
             grid = self._grid(unit, key) if selection is None else None
             task_id = draw_free(
-                "task", self.ids, lambda i: self._task_id_free(unit, i, grid, total)
+                "task",
+                lambda: ahead.pop() if ahead else self.ids(),
+                lambda i: self._task_id_free(unit, i, grid, total),
             )
             grant = self._acquire(unit, key, dataset_id, task_id)
             self.quota.charge(unit, account_id)
@@ -731,7 +766,7 @@ class ClaroTasks:
                 type=task_type,
                 category=category or Category(_need(unit, DATASETS, key)["category"]),
                 status=CLARO_TASK.initial,
-                created_at=now,
+                created_at=unit.now,
                 total=total,
                 estimate_low=low,
                 estimate_high=high,
@@ -1203,12 +1238,7 @@ class ClaroTasks:
         """Whether ``task_id`` names nothing: no task, no notification (pending or
         delivered, which outlive a pruned task), and, for a new-rows task (``grid``),
         none of the rows it would create."""
-        taken = (
-            unit.get(TASKS, task_id) is not None
-            or unit.get(OUTBOX, task_id) is not None
-            or unit.get(DELIVERED, task_id) is not None
-            or unit.get(GAVE_UP, task_id) is not None
-        )
+        taken = any(value is not None for value in unit.get_many(_id_keys(task_id)).values())
         if taken or grid is None:
             return not taken
         return not any(grid.has_row(_row_id(task_id, i)) for i in range(rows))
@@ -1269,3 +1299,13 @@ class ClaroTasks:
     def _put_grid(self, unit: Unit, key: str, category: Category, dump: Mapping[str, Any]) -> None:
         unit.put(GRIDS, key, dump)
         unit.put(DATASETS, key, {"category": category.value, "version": uuid.uuid4().hex})
+
+
+_SPARE_IDS: Final = 8
+"""The most task ids drawn ahead and not used that a service keeps for later creates."""
+
+
+def _id_keys(task_id: str) -> list[tuple[str, str]]:
+    """What a new task id must not name: a task, or a notification (pending or
+    delivered or given up on, which outlive a pruned task)."""
+    return [(table, task_id) for table in (TASKS, OUTBOX, DELIVERED, GAVE_UP)]

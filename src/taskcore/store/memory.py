@@ -160,6 +160,11 @@ class _MemoryUnit:
         rows = self._store._tables.get(table)
         return None if rows is None else rows.get(key)
 
+    def get_many(self, items: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """The values at the ``(table, key)`` pairs, ``None`` for a missing one (see
+        :meth:`taskcore.store.Unit.get_many`): here, one :meth:`get` after another."""
+        return {(table, key): self.get(table, key) for table, key in items}
+
     def claim(self, table: str, key: str) -> Any | None:
         """The value at ``(table, key)``, or ``None`` (see
         :meth:`taskcore.store.Unit.claim`): write units run one at a time here, so no

@@ -15,7 +15,8 @@ several service replicas (docs/locks.md, "What they rest on"):
   a write unit;
 - time comes from the store (:attr:`Unit.now`), not from each caller, so every decision
   inside a unit (lease expiry above all) is judged with one instant;
-- values are JSON documents addressed by ``(table, key)``; no queries beyond a sorted
+- values are JSON documents addressed by ``(table, key)``, read one key at a time
+  (:meth:`Unit.get`) or several at once (:meth:`Unit.get_many`); no queries beyond a sorted
   scan of one table (:meth:`Unit.items`) and a sorted, bounded range scan of its keys
   (:meth:`Unit.scan`);
 - a write unit that acts on what a scan returned (pops an expiry index, claims due
@@ -31,7 +32,7 @@ several service replicas (docs/locks.md, "What they rest on"):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
@@ -63,6 +64,23 @@ class Unit(Protocol):
 
     def get(self, table: str, key: str) -> Any | None:
         """Return the value at ``(table, key)``, or ``None`` when there is none."""
+        ...
+
+    def get_many(self, items: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """The values at several ``(table, key)`` pairs, each ``None`` when there is
+        none: what :meth:`get` answers for each, in one round trip on a store across a
+        network (PostgreSQL), one lookup after another elsewhere.
+
+        In a write unit each key is taken as :meth:`get` takes it, in the order given
+        (a repeated pair once): list keys in the order the service's other code paths
+        take them (say a dataset before its lease), so units that take overlapping keys
+        wait for each other rather than deadlock.  A later :meth:`get` of one of these
+        keys in the unit costs nothing on PostgreSQL.
+
+        Raises:
+            StoreBusy: a key stayed locked past the busy timeout (when the error leaves
+                the unit, it rolls back).
+        """
         ...
 
     def put(self, table: str, key: str, value: Any) -> None:

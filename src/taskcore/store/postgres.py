@@ -9,14 +9,18 @@ PostgreSQL's documentation: "Transaction Isolation", "Advisory Locks"):
   ``rows_<name>`` with the indexes their declaration asks for; a ``taskcore_schema``
   table records the schema's version, and the store creates or migrates the schema when
   it opens;
-- **no global lock**: a write unit is a ``READ COMMITTED`` transaction, and its every
-  :meth:`get`, :meth:`put` and :meth:`delete` of a key first takes a transaction-level
-  advisory lock on that key (``pg_advisory_xact_lock`` of a 64-bit hash of the table and
-  key), held until the unit ends.  Two units that touch one key are serialised (also
-  when the key does not exist yet: the lock, not a row, closes the check-then-insert
-  race), units on different keys run at the same time.  Each statement of a
-  ``READ COMMITTED`` transaction reads the newest committed data, so the read that
-  follows the lock sees what the unit before it committed;
+- **no global lock**: a write unit is a ``READ COMMITTED`` transaction, and its first
+  touch of a key takes a transaction-level advisory lock on that key
+  (``pg_advisory_xact_lock`` of a 64-bit hash of the table and key), held until the
+  unit ends: a read when it is sent, a write (which answers nothing, so waits to travel
+  with the unit's next statement or its ``COMMIT``) when it reaches the server, before
+  anything the unit sends after it.  That is as safe as locking at the write: the write
+  is invisible to others until the commit, and no lock is released before it.  Two
+  units that touch one key are serialised (also when the key does not exist yet: the
+  lock, not a row, closes the check-then-insert race), units on different keys run at
+  the same time.  Each statement of a ``READ COMMITTED`` transaction reads the newest
+  committed data, so the read that follows the lock sees what the unit before it
+  committed;
 - a read unit is a ``REPEATABLE READ READ ONLY`` transaction: one snapshot, no locks;
 - a lock that stays busy for ``busy_timeout`` seconds (``lock_timeout``), a deadlock
   between two units, a pool with no free connection in that time, or a server that
@@ -25,8 +29,14 @@ PostgreSQL's documentation: "Transaction Isolation", "Advisory Locks"):
   :class:`~taskcore.errors.InternalError` chained to the driver's error, never a raw
   psycopg exception;
 - the unit's instant (:attr:`Unit.now <taskcore.store.Unit.now>`) is by default the
-  database server's ``clock_timestamp()``, read at first use: every replica on every
-  machine then judges lease expiry by one clock, whatever their own clocks say.
+  database server's ``clock_timestamp()``, read by the unit's last round trip before its
+  first use, after that trip's locks: every replica on every machine then judges lease
+  expiry by one clock, whatever their own clocks say;
+- a unit costs round trips, not statements: its statements travel in one message (the
+  simple query protocol), the ``BEGIN`` with the first, writes with the next, the
+  clock with each until it is used, several keys with :meth:`get_many`; and a key the
+  unit has read or written is answered from the unit's own copy (no other unit can
+  change a key this one holds).
 
 What a key lock does not cover by itself: :meth:`items`, :meth:`scan` and the row
 queries read without locks.  A write unit that acts on what they returned takes each
@@ -41,7 +51,7 @@ import json
 import math
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -91,6 +101,13 @@ _FUNCTIONS = {
         "DELETE FROM documents WHERE tbl = t AND key = k; END $$"
     ),
 }
+_TUPLES = psycopg.pq.ExecStatus.TUPLES_OK
+_BEGIN_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
+_BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+_PENDING_BYTES = 1 << 20
+"""Writes wait to travel with a unit's next statement until they hold this much SQL."""
+_UNKNOWN: Any = object()
+"""Marks a key a unit has not read or written yet."""
 _SQL_TYPES = {str: 'text COLLATE "C"', int: "bigint"}
 _PG_TYPES = {str: "text", int: "bigint"}
 _CASTS = {str: "text", int: "bigint"}
@@ -181,6 +198,7 @@ class PostgresStore(ClosesOnExit):
     def _configure(self, connection: psycopg.Connection[Any]) -> None:
         """Set a new connection up: UTC instants and the store's lock timeout."""
         connection.execute("SET TIME ZONE 'UTC'")
+        connection.execute("SET standard_conforming_strings = on")
         connection.execute(f"SET lock_timeout = {self._lock_timeout_ms}")
 
     def _set_up(self, connection: psycopg.Connection[Any]) -> None:
@@ -248,15 +266,14 @@ class PostgresStore(ClosesOnExit):
             except BaseException as error:
                 self._raise(error)
             try:
+                cursor = psycopg.ClientCursor(connection)
                 try:
                     if readonly:
-                        connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                        unit = _PostgresReadUnit(connection, self)
+                        unit = _PostgresReadUnit(cursor, self, _BEGIN_READ)
                     else:
-                        connection.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-                        unit = _PostgresUnit(connection, self)
+                        unit = _PostgresUnit(cursor, self, _BEGIN_WRITE)
                     yield unit
-                    connection.execute("COMMIT")
+                    unit._commit()
                 except BaseException as error:
                     _roll_back(connection)
                     self._raise(error)
@@ -264,7 +281,9 @@ class PostgresStore(ClosesOnExit):
                     self._row_tables[table.name] = table
             finally:
                 if unit is not None:
-                    unit._connection = _ENDED
+                    unit._cursor = _ENDED
+                    unit._values = {}
+                cursor.close()
                 self._pool.putconn(connection)
         finally:
             with self._guard:
@@ -290,9 +309,12 @@ def _roll_back(connection: psycopg.Connection[Any]) -> None:
 
 
 class _Ended:
-    """Stands in for the connection of a unit that has ended."""
+    """Stands in for the cursor of a unit that has ended."""
 
-    def execute(self, query: Any, params: Any = None, /) -> NoReturn:
+    def execute(self, query: Any, params: Any = None, /, **options: Any) -> NoReturn:
+        raise RuntimeError("this unit of work has ended; begin a new one")
+
+    def mogrify(self, query: Any, params: Any = None, /) -> NoReturn:
         raise RuntimeError("this unit of work has ended; begin a new one")
 
 
@@ -346,14 +368,36 @@ def _check_key(what: str, text: str) -> None:
 
 class _PostgresUnit:
     """One write transaction (``READ COMMITTED``, keys locked on use) of a
-    :class:`PostgresStore`."""
+    :class:`PostgresStore`.
 
-    __slots__ = ("_connection", "_created", "_locked", "_now", "_store")
+    Round trips are what a unit costs (see the module's docstring): the ``BEGIN`` waits
+    to travel with the unit's first statement, a write (which answers nothing) waits to
+    travel with the next statement or the ``COMMIT``, and a key the unit has read or
+    written is answered from the unit's own copy afterwards.
+    """
 
-    def __init__(self, connection: psycopg.Connection[Any], store: PostgresStore) -> None:
-        self._connection = connection
+    __slots__ = (
+        "_begin",
+        "_clock",
+        "_created",
+        "_cursor",
+        "_locked",
+        "_now",
+        "_pending",
+        "_pending_size",
+        "_store",
+        "_values",
+    )
+
+    def __init__(self, cursor: psycopg.ClientCursor[Any], store: PostgresStore, begin: str) -> None:
+        self._cursor = cursor
         self._store = store
+        self._begin: str | None = begin
+        self._pending: list[str] = []
+        self._pending_size = 0
+        self._values: dict[tuple[str, str], Any] = {}
         self._now: datetime | None = None
+        self._clock: datetime | None = None
         self._locked: set[int] = set()
         self._created: list[RowTable] = []
 
@@ -366,20 +410,101 @@ class _PostgresUnit:
             clock = self._store.clock
             if clock is not None:
                 now = clock.now()
+            elif self._clock is not None:
+                now = self._clock  # read by the unit's last statement, after its locks
             else:
-                row = self._execute("SELECT clock_timestamp()").fetchone()
-                assert row is not None
-                now = row[0].astimezone(UTC)
+                now = self._server_clock()
             self._now = now
         return now
 
-    def _execute(self, query: Any, parameters: Any = None) -> psycopg.Cursor[Any]:
-        """Run one statement of the unit; a driver error becomes a taskcore error
-        (:meth:`PostgresStore._raise`), and the unit rolls back when it leaves the unit."""
+    def _server_clock(self) -> datetime:
+        """Read the server's clock in a trip of its own (with the ``BEGIN``, when the
+        unit has sent nothing yet)."""
+        self._run([])
+        clock = self._clock
+        assert clock is not None
+        return clock
+
+    def _statement(self, query: Any, parameters: Any = None) -> str:
+        """``query`` with ``parameters`` bound, as SQL text: text and whole numbers as
+        literals of our own (the hot path: a quote doubled inside quotes, which
+        ``standard_conforming_strings``, set on every connection, reads verbatim),
+        anything else by psycopg's client-side binding, which quotes every value."""
+        if self._cursor is _ENDED:
+            _ENDED.execute(query)  # raises: the unit has ended
+        if type(query) is str and type(parameters) is tuple:
+            literals = []
+            for value in parameters:
+                kind = type(value)
+                if kind is int:
+                    literals.append(str(value))
+                elif kind is str and is_storable(value):
+                    literals.append("'" + value.replace("'", "''") + "'")
+                else:
+                    break
+            else:
+                return query % tuple(literals)
         try:
-            return self._connection.execute(query, parameters)
+            return self._cursor.mogrify(query, parameters)
+        except psycopg.Error as error:  # pragma: no cover - our queries and values bind
+            self._store._raise(error)
+
+    def _run(self, statements: list[str], *, last: bool = False) -> list[list[Any]]:
+        """Send the unit's ``BEGIN`` (if it has not travelled yet), its waiting writes
+        and ``statements`` in one message, one round trip; return the rows each of
+        ``statements`` answered (an empty list for a statement that returns none).
+        ``last``: the unit's ``COMMIT`` is among them (no clock to read after it).
+
+        A driver error becomes a taskcore error (:meth:`PostgresStore._raise`); the
+        server ran nothing after the failed statement, and the unit rolls back when the
+        error leaves it.
+        """
+        sent = [] if self._begin is None else [self._begin]
+        sent += self._pending
+        self._begin = None
+        self._pending = []
+        self._pending_size = 0
+        # Until the unit's instant is fixed, each trip reads the server's clock after
+        # its other statements (after their locks): the instant first used is then the
+        # one read last, as if read at that use, with no trip of its own.
+        clock = not last and self._now is None and self._store.clock is None
+        cursor = self._cursor
+        results: list[list[Any]] = []
+        try:
+            cursor.execute(
+                ";\n".join(sent + statements + (["SELECT clock_timestamp()"] if clock else [])),
+                prepare=False,
+            )
+            while True:
+                result = cursor.pgresult
+                returned = result is not None and result.status == _TUPLES
+                results.append(cursor.fetchall() if returned else [])
+                if not cursor.nextset():
+                    break
         except psycopg.Error as error:
             self._store._raise(error)
+        if clock:
+            self._clock = results.pop()[0][0].astimezone(UTC)
+        return results[len(sent) :]
+
+    def _execute(self, query: Any, parameters: Any = None) -> list[Any]:
+        """Run one statement of the unit (after what waits to be sent); return its rows."""
+        return self._run([self._statement(query, parameters)])[0]
+
+    def _send_later(self, query: Any, parameters: Any = None) -> None:
+        """Queue a statement that answers nothing (a write) to travel with the unit's
+        next one; once the queue holds ``_PENDING_BYTES`` of text, send it now."""
+        statement = self._statement(query, parameters)
+        self._pending.append(statement)
+        self._pending_size += len(statement)
+        if self._pending_size >= _PENDING_BYTES:
+            self._run([])
+
+    def _commit(self) -> None:
+        """Commit: the waiting writes and ``COMMIT`` in one round trip; nothing at all
+        when the unit never sent a statement."""
+        if self._begin is None or self._pending:
+            self._run(["COMMIT"], last=True)
 
     def _lock(self, table: str, key: str) -> None:
         """Hold ``(table, key)``'s advisory lock until the unit ends (write units)."""
@@ -404,15 +529,44 @@ class _PostgresUnit:
         """
         if not is_storable(key):
             return None  # no such key can be stored
-        number = self._to_lock(table, key)
-        if number is None:
-            query = "SELECT value FROM documents WHERE tbl = %s AND key = %s"
-            row = self._execute(query, (table, key)).fetchone()
-        else:
-            query = "SELECT taskcore_get_v1(%s, %s, %s)"
-            row = self._execute(query, (number, table, key)).fetchone()
-            self._locked.add(number)
-        return None if row is None else row[0]
+        known = self._values.get((table, key), _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known
+        return self.get_many([(table, key)])[table, key]
+
+    def get_many(self, items: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """The values at the ``(table, key)`` pairs (``None`` for a missing one), read
+        in one round trip; in a write unit each key is locked first, in the order given
+        (see :meth:`taskcore.store.Unit.get_many`).
+
+        Raises:
+            StoreBusy: a key stayed locked past the busy timeout (when the error leaves
+                the unit, it rolls back).
+        """
+        found: dict[tuple[str, str], Any] = {}
+        wanted: list[tuple[int | None, str, str]] = []
+        for table, key in items:
+            known = self._values.get((table, key), _UNKNOWN)
+            if known is not _UNKNOWN or not is_storable(key):
+                found[table, key] = None if known is _UNKNOWN else known
+            elif (table, key) not in found:
+                found[table, key] = None
+                number = self._to_lock(table, key)
+                wanted.append((number, table, key))
+        if not wanted:
+            return found
+        statements = []
+        for number, table, key in wanted:
+            if number is None or number in self._locked:
+                query = "SELECT value FROM documents WHERE tbl = %s AND key = %s"
+                statements.append(self._statement(query, (table, key)))
+            else:
+                query = "SELECT taskcore_get_v1(%s, %s, %s)"
+                statements.append(self._statement(query, (number, table, key)))
+                self._locked.add(number)
+        for rows, (_, table, key) in zip(self._run(statements), wanted, strict=True):
+            found[table, key] = self._values[table, key] = rows[0][0] if rows else None
+        return found
 
     def claim(self, table: str, key: str) -> Any | None:
         """Take ``(table, key)``'s lock without waiting (``pg_try_advisory_xact_lock``)
@@ -425,61 +579,81 @@ class _PostgresUnit:
         """
         if not is_storable(key):
             return None  # no such key can be stored
+        known = self._values.get((table, key), _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known  # the unit holds the key already
         number = lock_id(table, key)
-        if number not in self._locked:
-            taken = self._execute("SELECT pg_try_advisory_xact_lock(%s)", (number,)).fetchone()
-            if taken is None or not taken[0]:
+        read = self._statement(
+            "SELECT value FROM documents WHERE tbl = %s AND key = %s", (table, key)
+        )
+        if number in self._locked:
+            rows = self._run([read])[0]
+        else:
+            # The try-lock and the read (a statement of its own, so its snapshot follows
+            # the lock; its answer is dropped when the lock was not taken): one trip.
+            try_lock = self._statement("SELECT pg_try_advisory_xact_lock(%s)", (number,))
+            taken, rows = self._run([try_lock, read])
+            if not taken[0][0]:
                 return None  # another unit holds it: its holder acts on it
             self._locked.add(number)
-        row = self._execute(
-            "SELECT value FROM documents WHERE tbl = %s AND key = %s", (table, key)
-        ).fetchone()
-        return None if row is None else row[0]
+        value = rows[0][0] if rows else None
+        self._values[table, key] = value
+        return value
 
     def put(self, table: str, key: str, value: Any) -> None:
-        """Set the value at ``(table, key)``, the key locked first: one statement.
+        """Set the value at ``(table, key)``, the key locked first, in one statement
+        that travels with the unit's next one (or its ``COMMIT``).
 
         Raises:
             TypeError: ``value`` is not JSON-able; nothing was written.
             ValueError: ``value`` holds NaN, an infinity or text with NUL; nothing was
                 written.
-            StoreBusy: the key stayed locked past the busy timeout.
+            StoreBusy: a key stayed locked past the busy timeout, when the unit's waiting
+                writes reached ``_PENDING_BYTES`` and were sent here; otherwise such a wait
+                fails the statement the write travels with, or the commit (either way the
+                unit rolls back when the error leaves it).
         """
         _check_key("keys", key)
         text = _dumps(value)
         number = self._to_lock(table, key)
         if number is None:
-            self._execute(
+            self._send_later(
                 "INSERT INTO documents (tbl, key, value) VALUES (%s, %s, %s::jsonb) "
                 "ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value",
                 (table, key, text),
             )
         else:
             query = "SELECT taskcore_put_v1(%s, %s, %s, %s::jsonb)"
-            self._execute(query, (number, table, key, text))
+            self._send_later(query, (number, table, key, text))
             self._locked.add(number)
+        self._values[table, key] = value
 
     def delete(self, table: str, key: str) -> None:
-        """Remove ``(table, key)``, if present, the key locked first: one statement.
+        """Remove ``(table, key)``, if present, the key locked first, in one statement
+        that travels with the unit's next one (or its ``COMMIT``).
 
         Raises:
-            StoreBusy: the key stayed locked past the busy timeout.
+            StoreBusy: a key stayed locked past the busy timeout, when the unit's waiting
+                writes reached ``_PENDING_BYTES`` and were sent here; otherwise such a wait
+                fails the statement the write travels with, or the commit (either way the
+                unit rolls back when the error leaves it).
         """
         if not is_storable(key):
             return  # no such key can be stored
         number = self._to_lock(table, key)
         if number is None:
             query = "DELETE FROM documents WHERE tbl = %s AND key = %s"
-            self._execute(query, (table, key))
+            self._send_later(query, (table, key))
         else:
-            self._execute("SELECT taskcore_delete_v1(%s, %s, %s)", (number, table, key))
+            self._send_later("SELECT taskcore_delete_v1(%s, %s, %s)", (number, table, key))
             self._locked.add(number)
+        self._values[table, key] = None
 
     def items(self, table: str) -> Iterator[tuple[str, Any]]:
         """Every ``(key, value)`` of ``table``, sorted by key (code point order)."""
         rows = self._execute(
             "SELECT key, value FROM documents WHERE tbl = %s ORDER BY key", (table,)
-        ).fetchall()
+        )
         return iter([(key, value) for key, value in rows])
 
     def scan(
@@ -499,7 +673,7 @@ class _PostgresUnit:
             high, high_op = _bound(stop, "<", "<=")
             query += " AND key " + high_op + " %s"
             parameters.append(high)
-        rows = self._execute(query + " ORDER BY key LIMIT %s", (*parameters, limit)).fetchall()
+        rows = self._execute(query + " ORDER BY key LIMIT %s", (*parameters, limit))
         return iter([(key, value) for key, value in rows])
 
     # -- row tables (taskcore.store.rows) --------------------------------------------
@@ -526,7 +700,7 @@ class _PostgresUnit:
             "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped "
             "ORDER BY attnum",
             (name,),
-        ).fetchall()
+        )
         columns = [(str(column), str(kind)) for column, kind in found]
         wanted = [("key", "text"), *((c, _PG_TYPES[kind]) for c, kind in table.columns)]
         if columns:
@@ -553,7 +727,7 @@ class _PostgresUnit:
             str(index)
             for (index,) in self._execute(
                 "SELECT indexname FROM pg_indexes WHERE tablename = %s", (name,)
-            ).fetchall()
+            )
         }
         for indexed in [(c,) for c in table.sortable] + list(table.indexes):
             index = f"{name}__{'__'.join(indexed)}"[:63]
@@ -580,7 +754,7 @@ class _PostgresUnit:
         _check_key("keys", key)
         self._row_table(table, create=True)
         names = [sql.Identifier(c) for c in table.column_names]
-        self._execute(
+        self._send_later(
             sql.SQL(
                 "INSERT INTO {} (key, {}) VALUES (%s, {}) ON CONFLICT (key) DO UPDATE SET {}"
             ).format(
@@ -597,7 +771,7 @@ class _PostgresUnit:
     def delete_row(self, table: RowTable, key: str) -> None:
         """Remove the row at ``key``, if any."""
         if is_storable(key) and self._row_table(table, create=False):
-            self._execute(
+            self._send_later(
                 sql.SQL("DELETE FROM {} WHERE key = %s").format(
                     sql.Identifier(f"rows_{table.name}")
                 ),
@@ -639,7 +813,7 @@ class _PostgresUnit:
                 sql.Identifier(f"rows_{table.name}"), clause, order
             ),
             (*parameters, limit, offset),
-        ).fetchall()
+        )
         return [str(key) for (key,) in rows]
 
     def count(self, table: RowTable, where: Where) -> int:
@@ -652,13 +826,12 @@ class _PostgresUnit:
         if not self._row_table(table, create=False):
             return 0
         clause, parameters = _where_sql(table, where)
-        row = self._execute(
+        (row,) = self._execute(
             sql.SQL("SELECT count(*) FROM {}{}").format(
                 sql.Identifier(f"rows_{table.name}"), clause
             ),
             parameters,
-        ).fetchone()
-        assert row is not None
+        )
         return int(row[0])
 
     def distinct(
@@ -680,7 +853,7 @@ class _PostgresUnit:
                 listed, sql.Identifier(f"rows_{table.name}"), clause
             ),
             parameters,
-        ).fetchall()
+        )
         return [tuple(row) for row in rows]
 
 

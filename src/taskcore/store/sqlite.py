@@ -36,7 +36,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -301,6 +301,7 @@ class SqliteStore(ClosesOnExit):
         finally:
             if unit is not None:
                 unit._connection = _ENDED
+                unit._values = {}
             self._give_back(connection, reusable=reusable)
 
     def close(self) -> None:
@@ -335,16 +336,26 @@ class _Ended:
 _ENDED: Any = _Ended()
 
 
-class _SqliteUnit:
-    """One write transaction (``BEGIN IMMEDIATE``) of a :class:`SqliteStore`."""
+_UNKNOWN: Any = object()
+"""Marks a key a unit has not read or written yet."""
 
-    __slots__ = ("_connection", "_created", "_now", "_store")
+
+class _SqliteUnit:
+    """One write transaction (``BEGIN IMMEDIATE``) of a :class:`SqliteStore`.
+
+    A key it has read or written is answered from the unit's own copy afterwards: a
+    write unit holds the database's write lock, and a read unit reads one snapshot, so
+    nothing else can change what it read.
+    """
+
+    __slots__ = ("_connection", "_created", "_now", "_store", "_values")
 
     def __init__(self, connection: sqlite3.Connection, store: SqliteStore) -> None:
         self._connection = connection
         self._store = store
         self._now: datetime | None = None
         self._created: list[RowTable] = []  # row tables this unit created
+        self._values: dict[tuple[str, str], Any] = {}
 
     @property
     def now(self) -> datetime:
@@ -368,10 +379,23 @@ class _SqliteUnit:
         Raises:
             StoreBusy: a lock stayed busy; the unit rolls back when the error leaves it.
         """
+        known = self._values.get((table, key), _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known
         row = self._execute(
             "SELECT value FROM documents WHERE tbl = ? AND key = ?", (table, key)
         ).fetchone()
-        return None if row is None else json.loads(row[0])
+        value = self._values[table, key] = None if row is None else json.loads(row[0])
+        return value
+
+    def get_many(self, items: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """The values at the ``(table, key)`` pairs, ``None`` for a missing one (see
+        :meth:`taskcore.store.Unit.get_many`): here, one :meth:`get` after another.
+
+        Raises:
+            StoreBusy: a lock stayed busy; the unit rolls back when the error leaves it.
+        """
+        return {(table, key): self.get(table, key) for table, key in items}
 
     def claim(self, table: str, key: str) -> Any | None:
         """The value at ``(table, key)``, or ``None`` (see
@@ -392,6 +416,7 @@ class _SqliteUnit:
             "ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value",
             (table, key, json.dumps(value, separators=(",", ":"))),
         )
+        self._values[table, key] = value
 
     def delete(self, table: str, key: str) -> None:
         """Remove ``(table, key)``, if present.
@@ -400,6 +425,7 @@ class _SqliteUnit:
             StoreBusy: a lock stayed busy; the unit rolls back when the error leaves it.
         """
         self._execute("DELETE FROM documents WHERE tbl = ? AND key = ?", (table, key))
+        self._values[table, key] = None
 
     def items(self, table: str) -> Iterator[tuple[str, Any]]:
         """Every ``(key, value)`` of ``table``, sorted by key (SQLite's binary collation
