@@ -34,11 +34,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
+from urllib.parse import unquote
 
 from hypothesis import strategies as st
 
 from taskcore.fixtures import Fixture
-from taskcore.verify.exchange import Exchange, Step
+from taskcore.verify.exchange import Exchange, Step, match_route, segment
 from taskcore.verify.model import (
     REFUSALS,
     TENANCY,
@@ -244,7 +245,7 @@ class ClaroChecker(ApiModel):
     def step(self, exchange: Exchange) -> list[Divergence]:
         """Judge one exchange (see the module docstring), then advance the model."""
         found: list[Divergence] = []
-        touched = [t for t in self.tasks if t in exchange.route]
+        touched = [t for t in self.tasks if t in unquote(exchange.route)]
         self._judge(exchange, found)
         self.last = touched[0] if touched else self.last
         return found
@@ -255,12 +256,12 @@ class ClaroChecker(ApiModel):
             self._expect(exchange, 401, "UNAUTHORIZED", "responses", found)
             self._refused_everywhere()
             return
-        if (match := _CREATE.match(route)) and exchange.method == "POST":
-            self._create(exchange, match.group(1), match.group(2), found)
-        elif (match := _TASK.match(route)) and exchange.method in ("GET", "DELETE"):
-            self._task_call(exchange, match.group(1), match.group(2), found)
-        elif (match := _CONTROL.match(route)) and exchange.method == "POST":
-            self._worker(exchange, match.group(1), match.group(2), found)
+        if (match := match_route(_CREATE, route)) and exchange.method == "POST":
+            self._create(exchange, match[0], match[1], found)
+        elif (match := match_route(_TASK, route)) and exchange.method in ("GET", "DELETE"):
+            self._task_call(exchange, match[0], match[1], found)
+        elif (match := match_route(_CONTROL, route)) and exchange.method == "POST":
+            self._worker(exchange, match[0], match[1], found)
 
     def _code(self, exchange: Exchange) -> str | None:
         body = exchange.json()
@@ -698,7 +699,7 @@ class ClaroChecker(ApiModel):
         return st.sampled_from(modes).flatmap(body)
 
     def _path(self, dataset_id: str, rest: str) -> str:
-        return f"{PREFIX}/{dataset_id}/tasks/{rest}"
+        return f"{PREFIX}/{segment(dataset_id)}/tasks/{rest}"
 
     def _operation(self, kind: str) -> st.SearchStrategy[Step]:
         import json

@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 
@@ -42,6 +42,8 @@ __all__ = [
     "capture_value",
     "field_at",
     "fill",
+    "match_route",
+    "segment",
 ]
 
 MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
@@ -89,6 +91,25 @@ def fill(template: str, bindings: Mapping[str, str], *, in_path: bool) -> str:
         return quote(bound, safe="") if in_path else json.dumps(bound)[1:-1]
 
     return _VARIABLE.sub(value, template)
+
+
+def segment(value: str) -> str:
+    """``value`` percent-encoded as one path segment (``/``, ``%``, ``?``, space, ...
+    encoded), as :func:`fill` puts a captured value in a path."""
+    return quote(value, safe="")
+
+
+def match_route(pattern: re.Pattern[str], route: str) -> tuple[str, ...] | None:
+    """The groups of ``pattern`` matched against the raw (still percent-encoded)
+    ``route``, each percent-decoded; ``None`` when it does not match.
+
+    Groups must match whole segments (``[^/]+``), so an id with an encoded ``/`` stays
+    one segment and is compared with the id as the server made it.
+    """
+    match = pattern.match(route)
+    if match is None:
+        return None
+    return tuple(unquote(group) if group is not None else "" for group in match.groups())
 
 
 def field_at(document: Any, path: str) -> Any:
