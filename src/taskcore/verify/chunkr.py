@@ -229,6 +229,7 @@ class ChunkrChecker(ApiModel):
             return
         assert isinstance(task_id, str)
         assert isinstance(answer, dict)
+        body = body if isinstance(body, dict) else {}
         config = {k: v for k, v in body.items() if k not in ("file", "file_name")}
         task = Task(task_id, "Starting", "Task queued", _normal(config))
         self._fields(exchange, answer, task, found)

@@ -222,7 +222,9 @@ class ClaroChecker(ApiModel):
                 return ("INVALID_SELECTION", name)
         named: set[tuple[str, str]] = set()
         if cells is not None:
-            if any(c not in dataset.cell_ids for c in cells):
+            if not isinstance(cells, list) or any(
+                not isinstance(c, str) or c not in dataset.cell_ids for c in cells
+            ):
                 return ("INVALID_SELECTION", "cellIds")
             named = {dataset.cell_ids[c] for c in cells}
         if any(r not in dataset.rows for r in rows or ()):
@@ -346,7 +348,7 @@ class ClaroChecker(ApiModel):
             holder is None and exchange.status == 409 and answer.get("code") == "DATASET_LOCKED"
         )
         if stray_lock:
-            active = (answer.get("details") or {}).get("activeTaskId")
+            active = _details(answer).get("activeTaskId")
             lock_prop = (
                 "refusals" if dataset.refused_create and str(active) not in self.tasks else "lock"
             )
@@ -364,7 +366,7 @@ class ClaroChecker(ApiModel):
             extra = (Check("body.details.activeTaskId", "==", holder.task_id),)
             ok = self._expect(exchange, 409, "DATASET_LOCKED", "lock", found, extra=extra)
             if ok:
-                active = (answer.get("details") or {}).get("activeTaskId")
+                active = _details(answer).get("activeTaskId")
                 self.check(
                     "lock",
                     active == holder.task_id,
@@ -778,3 +780,9 @@ class ClaroChecker(ApiModel):
                 label=f"worker {kind} {self.ref(task_id)}",
             )
         )
+
+
+def _details(answer: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An error answer's ``details`` object, or an empty one when it is not an object."""
+    details = answer.get("details")
+    return details if isinstance(details, dict) else {}

@@ -262,7 +262,8 @@ class Exchange:
         return _loads(self.body)
 
     def json(self) -> Any:
-        """The response body as JSON, or ``None`` when it is not JSON."""
+        """The response body as JSON, or ``None`` when it is not JSON (or nested too
+        deep to parse)."""
         return _loads(self.response_body)
 
     @property
@@ -283,11 +284,13 @@ class Exchange:
 
 
 def _loads(data: bytes) -> Any:
+    """``data`` as JSON; ``None`` when empty, not JSON, or nested too deep for the
+    parser (a ``RecursionError``): such an answer is judged as one that is not JSON."""
     if not data.strip():
         return None
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

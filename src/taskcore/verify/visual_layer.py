@@ -474,7 +474,9 @@ class VisualLayerChecker(ApiModel):
         shown = document.get("dataset_ids")
         if not self.check(
             "tenancy",
-            isinstance(shown, list) and set(shown) <= visible,
+            isinstance(shown, list)
+            and all(isinstance(d, str) for d in shown)
+            and set(shown) <= visible,
             f"GET {exchange.path}: dataset_ids {shown!r} name a dataset the caller is not a "
             f"user of",
             (Check("body.dataset_ids", "in", [sorted(visible)]),)
