@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 from taskcore.errors import ValidationError
 from taskcore.fixtures import Fixture
 from taskcore.testing.chunkr import _merge, _normal
-from taskcore.verify.exchange import Exchange, Step
+from taskcore.verify.exchange import Exchange, Step, match_route
 from taskcore.verify.model import (
     REFUSALS,
     TENANCY,
@@ -204,16 +204,14 @@ class ChunkrChecker(ApiModel):
             self._refused_everywhere()
         elif route == f"{PREFIX}/parse" and method == "POST":
             self._create(exchange, found)
-        elif (match := _TASK.match(route)) and method in ("GET", "DELETE"):
-            self._task_call(
-                exchange, match.group(1), "read" if method == "GET" else "delete", found
-            )
-        elif (match := _UPDATE.match(route)) and method == "PATCH":
-            self._task_call(exchange, match.group(1), "update", found)
-        elif (match := _CANCEL.match(route)) and method == "GET":
-            self._task_call(exchange, match.group(1), "cancel", found)
-        elif (match := _CONTROL.match(route)) and method == "POST":
-            self._worker(exchange, match.group(1), match.group(2), found)
+        elif (match := match_route(_TASK, route)) and method in ("GET", "DELETE"):
+            self._task_call(exchange, match[0], "read" if method == "GET" else "delete", found)
+        elif (match := match_route(_UPDATE, route)) and method == "PATCH":
+            self._task_call(exchange, match[0], "update", found)
+        elif (match := match_route(_CANCEL, route)) and method == "GET":
+            self._task_call(exchange, match[0], "cancel", found)
+        elif (match := match_route(_CONTROL, route)) and method == "POST":
+            self._worker(exchange, match[0], match[1], found)
 
     def _refused_everywhere(self) -> None:
         for task_id, task in self.tasks.items():
@@ -231,6 +229,7 @@ class ChunkrChecker(ApiModel):
             return
         assert isinstance(task_id, str)
         assert isinstance(answer, dict)
+        body = body if isinstance(body, dict) else {}
         config = {k: v for k, v in body.items() if k not in ("file", "file_name")}
         task = Task(task_id, "Starting", "Task queued", _normal(config))
         self._fields(exchange, answer, task, found)

@@ -34,11 +34,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
+from urllib.parse import unquote
 
 from hypothesis import strategies as st
 
 from taskcore.fixtures import Fixture
-from taskcore.verify.exchange import Exchange, Step
+from taskcore.verify.exchange import Exchange, Step, match_route, segment
 from taskcore.verify.model import (
     REFUSALS,
     TENANCY,
@@ -221,7 +222,9 @@ class ClaroChecker(ApiModel):
                 return ("INVALID_SELECTION", name)
         named: set[tuple[str, str]] = set()
         if cells is not None:
-            if any(c not in dataset.cell_ids for c in cells):
+            if not isinstance(cells, list) or any(
+                not isinstance(c, str) or c not in dataset.cell_ids for c in cells
+            ):
                 return ("INVALID_SELECTION", "cellIds")
             named = {dataset.cell_ids[c] for c in cells}
         if any(r not in dataset.rows for r in rows or ()):
@@ -244,7 +247,7 @@ class ClaroChecker(ApiModel):
     def step(self, exchange: Exchange) -> list[Divergence]:
         """Judge one exchange (see the module docstring), then advance the model."""
         found: list[Divergence] = []
-        touched = [t for t in self.tasks if t in exchange.route]
+        touched = [t for t in self.tasks if t in unquote(exchange.route)]
         self._judge(exchange, found)
         self.last = touched[0] if touched else self.last
         return found
@@ -255,12 +258,12 @@ class ClaroChecker(ApiModel):
             self._expect(exchange, 401, "UNAUTHORIZED", "responses", found)
             self._refused_everywhere()
             return
-        if (match := _CREATE.match(route)) and exchange.method == "POST":
-            self._create(exchange, match.group(1), match.group(2), found)
-        elif (match := _TASK.match(route)) and exchange.method in ("GET", "DELETE"):
-            self._task_call(exchange, match.group(1), match.group(2), found)
-        elif (match := _CONTROL.match(route)) and exchange.method == "POST":
-            self._worker(exchange, match.group(1), match.group(2), found)
+        if (match := match_route(_CREATE, route)) and exchange.method == "POST":
+            self._create(exchange, match[0], match[1], found)
+        elif (match := match_route(_TASK, route)) and exchange.method in ("GET", "DELETE"):
+            self._task_call(exchange, match[0], match[1], found)
+        elif (match := match_route(_CONTROL, route)) and exchange.method == "POST":
+            self._worker(exchange, match[0], match[1], found)
 
     def _code(self, exchange: Exchange) -> str | None:
         body = exchange.json()
@@ -345,7 +348,7 @@ class ClaroChecker(ApiModel):
             holder is None and exchange.status == 409 and answer.get("code") == "DATASET_LOCKED"
         )
         if stray_lock:
-            active = (answer.get("details") or {}).get("activeTaskId")
+            active = _details(answer).get("activeTaskId")
             lock_prop = (
                 "refusals" if dataset.refused_create and str(active) not in self.tasks else "lock"
             )
@@ -363,7 +366,7 @@ class ClaroChecker(ApiModel):
             extra = (Check("body.details.activeTaskId", "==", holder.task_id),)
             ok = self._expect(exchange, 409, "DATASET_LOCKED", "lock", found, extra=extra)
             if ok:
-                active = (answer.get("details") or {}).get("activeTaskId")
+                active = _details(answer).get("activeTaskId")
                 self.check(
                     "lock",
                     active == holder.task_id,
@@ -698,7 +701,7 @@ class ClaroChecker(ApiModel):
         return st.sampled_from(modes).flatmap(body)
 
     def _path(self, dataset_id: str, rest: str) -> str:
-        return f"{PREFIX}/{dataset_id}/tasks/{rest}"
+        return f"{PREFIX}/{segment(dataset_id)}/tasks/{rest}"
 
     def _operation(self, kind: str) -> st.SearchStrategy[Step]:
         import json
@@ -777,3 +780,9 @@ class ClaroChecker(ApiModel):
                 label=f"worker {kind} {self.ref(task_id)}",
             )
         )
+
+
+def _details(answer: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An error answer's ``details`` object, or an empty one when it is not an object."""
+    details = answer.get("details")
+    return details if isinstance(details, dict) else {}

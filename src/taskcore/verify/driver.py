@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 
 from taskcore.verify.exchange import Exchange, Step, UnboundVariable
-from taskcore.verify.model import ApiModel, Divergence
+from taskcore.verify.model import ApiModel, Divergence, judge
 from taskcore.verify.sut import SystemUnderTest, is_unreachable
 
 __all__ = ["Exploration", "Outcome", "explore", "replay", "run_steps"]
@@ -58,7 +58,7 @@ def _make(
         # An earlier answer did not give the id this step names: that answer diverged
         # already, or a replayed sequence met a system that answers otherwise.
         return None, [Divergence("responses", f"step {index + 1}: {error}", (), index)]
-    found = model.step(exchange)
+    found = judge(model, exchange)
     bindings.update(model.captured(step, exchange))
     return exchange, [attrs.evolve(d, step=index) for d in found]
 

@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 
@@ -42,6 +42,8 @@ __all__ = [
     "capture_value",
     "field_at",
     "fill",
+    "match_route",
+    "segment",
 ]
 
 MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
@@ -89,6 +91,25 @@ def fill(template: str, bindings: Mapping[str, str], *, in_path: bool) -> str:
         return quote(bound, safe="") if in_path else json.dumps(bound)[1:-1]
 
     return _VARIABLE.sub(value, template)
+
+
+def segment(value: str) -> str:
+    """``value`` percent-encoded as one path segment (``/``, ``%``, ``?``, space, ...
+    encoded), as :func:`fill` puts a captured value in a path."""
+    return quote(value, safe="")
+
+
+def match_route(pattern: re.Pattern[str], route: str) -> tuple[str, ...] | None:
+    """The groups of ``pattern`` matched against the raw (still percent-encoded)
+    ``route``, each percent-decoded; ``None`` when it does not match.
+
+    Groups must match whole segments (``[^/]+``), so an id with an encoded ``/`` stays
+    one segment and is compared with the id as the server made it.
+    """
+    match = pattern.match(route)
+    if match is None:
+        return None
+    return tuple(unquote(group) if group is not None else "" for group in match.groups())
 
 
 def field_at(document: Any, path: str) -> Any:
@@ -241,7 +262,8 @@ class Exchange:
         return _loads(self.body)
 
     def json(self) -> Any:
-        """The response body as JSON, or ``None`` when it is not JSON."""
+        """The response body as JSON, or ``None`` when it is not JSON (or nested too
+        deep to parse)."""
         return _loads(self.response_body)
 
     @property
@@ -262,11 +284,13 @@ class Exchange:
 
 
 def _loads(data: bytes) -> Any:
+    """``data`` as JSON; ``None`` when empty, not JSON, or nested too deep for the
+    parser (a ``RecursionError``): such an answer is judged as one that is not JSON."""
     if not data.strip():
         return None
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

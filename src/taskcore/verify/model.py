@@ -59,6 +59,7 @@ __all__ = [
     "Check",
     "Divergence",
     "Property",
+    "judge",
 ]
 
 NEEDS_WORKER: Final = "worker"
@@ -328,3 +329,19 @@ class ApiModel(abc.ABC):
                 values[name] = value
                 self.bind(name, value)
         return values
+
+
+def judge(model: ApiModel, exchange: Exchange) -> list[Divergence]:
+    """``model.step(exchange)``, with an answer (or a recorded request) of a shape the
+    model did not foresee turned into a ``fields`` divergence naming the exchange,
+    instead of an exception: a list of JSON where an object is documented, a number
+    where a string is, ...  The model may be left part-way through the step; the run
+    stops at the divergence anyway."""
+    try:
+        return model.step(exchange)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError) as error:
+        message = (
+            f"{exchange.method} {exchange.path}: the request or its answer is not the "
+            f"documented shape ({type(error).__name__}: {error})"
+        )
+        return [Divergence("fields", message, ())]

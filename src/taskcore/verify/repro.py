@@ -43,15 +43,17 @@ def counterexample_id(api: str, steps: Sequence[Step], divergence: Divergence) -
     return f"{api}-{divergence.property}-{digest}"
 
 
-def _shell_word(template: str) -> str:
+def _shell_word(template: str, *, in_path: bool = False) -> str:
     """``template`` as one shell word: literal parts single-quoted, ``${name}`` as
-    double-quoted variable references."""
+    double-quoted variable references (in a path, to the value percent-encoded as one
+    segment, ``${name__path}``, as verify sends it)."""
     parts: list[str] = []
     last = 0
     for match in _PLACEHOLDER.finditer(template):
         if match.start() > last:
             parts.append(shlex.quote(template[last : match.start()]))
-        parts.append(f'"${{{match.group(1)}:-}}"')
+        suffix = "__path" if in_path else ""
+        parts.append(f'"${{{match.group(1)}{suffix}:-}}"')
         last = match.end()
     if last < len(template) or not parts:
         parts.append(shlex.quote(template[last:]))
@@ -65,6 +67,9 @@ _CAPTURE = (
     "    node=node[int(part)] if isinstance(node,list) else node[part]\n"
     "print(node)"
 )
+
+_SEGMENT = "import sys,urllib.parse\nprint(urllib.parse.quote(sys.argv[1],safe=''))"
+"""Prints its argument percent-encoded as one path segment (as :func:`fill` does)."""
 
 _CHECK = r"""import json, sys
 OPS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b,
@@ -148,7 +153,7 @@ def _repro_sh(
         if step.body is not None:
             command += ["-H", shlex.quote("content-type: application/json")]
             command += ["--data-binary", _shell_word(step.body)]
-        command.append('"$BASE_URL"' + _shell_word(step.path))
+        command.append('"$BASE_URL"' + _shell_word(step.path, in_path=True))
         lines.append(f"status=$({' '.join(command)}) || exit 2")
         lines.append(f'echo "step {index}: "{shlex.quote(step.method)}" -> $status" >&2')
         for name, path in step.capture.items():
@@ -156,6 +161,7 @@ def _repro_sh(
                 f'{name}=$(python3 -c {shlex.quote(_CAPTURE)} "$tmp/{index}" '
                 f"{shlex.quote(path)} 2>/dev/null || true)"
             )
+            lines.append(f'{name}__path=$(python3 -c {shlex.quote(_SEGMENT)} "${name}")')
     last = len(steps)
     captured = sorted({name for step in steps for name in step.capture})
     if captured:

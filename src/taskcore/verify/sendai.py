@@ -41,7 +41,7 @@ from hypothesis import strategies as st
 from taskcore.errors import ValidationError
 from taskcore.fixtures import Fixture
 from taskcore.sendai.task import EDIT, READ, Step
-from taskcore.verify.exchange import Exchange
+from taskcore.verify.exchange import Exchange, match_route, segment
 from taskcore.verify.exchange import Step as Request
 from taskcore.verify.model import (
     NEEDS_OTHER_TENANT,
@@ -242,11 +242,11 @@ class SendAIChecker(ApiModel):
         """Judge one exchange (see the module docstring), then advance the model."""
         found: list[Divergence] = []
         route, method = exchange.route, exchange.method
-        if (match := _TASK.match(route)) and method in ("GET", "POST", "PUT"):
-            team, project, task_id, action = match.groups()
+        if (match := match_route(_TASK, route)) and method in ("GET", "POST", "PUT"):
+            team, project, task_id, action = match
             self._task_call(exchange, team, project, task_id, action or "get", found)
-        elif (match := _CONTROL.match(route)) and method == "POST":
-            self._worker(exchange, match.group(1), match.group(2), match.group(3), found)
+        elif (match := match_route(_CONTROL, route)) and method == "POST":
+            self._worker(exchange, match[0], match[1], match[2], found)
         return found
 
     def _task_call(
@@ -558,13 +558,20 @@ class SendAIChecker(ApiModel):
         return st.sampled_from(kinds).flatmap(self._operation)
 
     def _path(self, task: Task, action: str = "") -> str:
-        path = f"/v2/{self.team}/project/{task.project_id}/task/{task.task_id}"
+        path = (
+            f"/v2/{segment(self.team)}/project/{segment(task.project_id)}"
+            f"/task/{segment(task.task_id)}"
+        )
         return path + (f"/{action}" if action else "")
 
     def _operation(self, kind: str) -> st.SearchStrategy[Request]:
         if kind == "get_missing":
             return st.just(
-                Request("GET", f"/v2/{self.team}/project/none/task/none", label="read a missing")
+                Request(
+                    "GET",
+                    f"/v2/{segment(self.team)}/project/none/task/none",
+                    label="read a missing",
+                )
             )
         if kind == "get_unseen":
             unseen = [t for t in self.tasks.values() if not t.known]
@@ -632,7 +639,7 @@ class SendAIChecker(ApiModel):
         return tasks.map(
             lambda t: Request(
                 "POST",
-                f"{CONTROL_PREFIX}/sendai/teams/{self.team}/tasks/{t.task_id}/{kind}",
+                f"{CONTROL_PREFIX}/sendai/teams/{segment(self.team)}/tasks/{segment(t.task_id)}/{kind}",
                 body,
                 tenant="control",
                 label=f"worker {kind} {t.task_id}",

@@ -57,7 +57,7 @@ import attrs
 
 from taskcore.errors import ValidationError
 from taskcore.verify.exchange import TENANTS, Exchange
-from taskcore.verify.model import ApiModel, Divergence
+from taskcore.verify.model import ApiModel, Divergence, judge
 from taskcore.verify.sut import CONTROL_PREFIX
 
 __all__ = [
@@ -379,7 +379,7 @@ def check_trace(path: Path | str, api: str, model: ApiModel) -> TraceResult:
             exchange = _exchange(model, api, record)
         except TraceProblem as problem:
             return TraceResult(api, judged, None, where, str(problem), model)
-        found = model.step(exchange)
+        found = judge(model, exchange)
         judged += 1
         if found:
             return TraceResult(api, judged, found[0], where, None, model)

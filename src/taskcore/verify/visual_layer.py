@@ -44,7 +44,7 @@ from hypothesis import strategies as st
 
 from taskcore.errors import ValidationError
 from taskcore.fixtures import Fixture
-from taskcore.verify.exchange import Exchange, Step
+from taskcore.verify.exchange import Exchange, Step, match_route, segment
 from taskcore.verify.model import (
     NEEDS_OTHER_TENANT,
     NEEDS_WORKER,
@@ -223,10 +223,10 @@ class VisualLayerChecker(ApiModel):
             self._list(exchange, found)
         elif route == f"{PREFIX}/filters" and method == "GET":
             self._filters(exchange, found)
-        elif (match := _TASK.match(route)) and method == "POST":
-            self._change(exchange, match.group(1).lower(), match.group(2), found)
-        elif (match := _CONTROL.match(route)) and method == "POST":
-            self._worker(exchange, match.group(1).lower(), match.group(2), found)
+        elif (match := match_route(_TASK, route)) and method == "POST":
+            self._change(exchange, match[0].lower(), match[1], found)
+        elif (match := match_route(_CONTROL, route)) and method == "POST":
+            self._worker(exchange, match[0].lower(), match[1], found)
         return found
 
     # -- the list -------------------------------------------------------------------------
@@ -474,7 +474,9 @@ class VisualLayerChecker(ApiModel):
         shown = document.get("dataset_ids")
         if not self.check(
             "tenancy",
-            isinstance(shown, list) and set(shown) <= visible,
+            isinstance(shown, list)
+            and all(isinstance(d, str) for d in shown)
+            and set(shown) <= visible,
             f"GET {exchange.path}: dataset_ids {shown!r} name a dataset the caller is not a "
             f"user of",
             (Check("body.dataset_ids", "in", [sorted(visible)]),)
@@ -709,12 +711,14 @@ class VisualLayerChecker(ApiModel):
             tasks = st.sampled_from(committing)
             kind = "abort"
         if kind in ("abort", "retry"):
-            return tasks.map(lambda t: Step("POST", f"{PREFIX}/{t}/{kind}", label=f"{kind} {t}"))
+            return tasks.map(
+                lambda t: Step("POST", f"{PREFIX}/{segment(t)}/{kind}", label=f"{kind} {t}")
+            )
         if kind == "other_abort":
             return tasks.map(
                 lambda t: Step(
                     "POST",
-                    f"{PREFIX}/{t}/abort",
+                    f"{PREFIX}/{segment(t)}/abort",
                     tenant="other",
                     label=f"abort {t} as another user",
                 )
@@ -725,7 +729,7 @@ class VisualLayerChecker(ApiModel):
         return targets.map(
             lambda t: Step(
                 "POST",
-                f"{CONTROL_PREFIX}/visual_layer/tasks/{t}/{kind}",
+                f"{CONTROL_PREFIX}/visual_layer/tasks/{segment(t)}/{kind}",
                 body,
                 tenant="control",
                 label=f"worker {kind} {t}",
