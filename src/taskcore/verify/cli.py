@@ -38,7 +38,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify.add_argument("--examples", type=int, default=100, help="random sequences to draw")
     verify.add_argument("--seed", type=int, default=0, help="Hypothesis' seed")
     verify.add_argument(
-        "--max-time", type=float, metavar="SECONDS", help="start no sequence after this"
+        "--max-time",
+        type=float,
+        metavar="SECONDS",
+        help="stop the random sequences after this (checked between steps)",
     )
     verify.add_argument(
         "--max-steps", type=int, default=12, help="the longest random sequence, in steps"
@@ -68,7 +71,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify.add_argument(
         "--replays", type=int, default=3, help="re-runs of a counterexample (default 3)"
     )
-    verify.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    verify.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds per request, the whole answer included"
+    )
     verify.add_argument(
         "--trace",
         type=Path,
