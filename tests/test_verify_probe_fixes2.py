@@ -8,13 +8,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from taskcore.cli import main
 from taskcore.verify.exchange import HttpClient, Unreachable
-
-KEY = "YOUR_API_KEY"
+from verify_servers import KEY, serving, write_fixture
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -100,3 +100,51 @@ def test_verify_exits_2_on_a_trickling_server(capsys: pytest.CaptureFixture[str]
         )  # fmt: skip
     assert 2 == status, err
     assert "no whole answer within 0.3 s" in err
+
+
+# -- F7: a run or trace that checked nothing is not a pass -----------------------------------
+
+
+@pytest.mark.parametrize("number", ["nan", "inf", "-1"])
+def test_non_finite_or_negative_times_are_refused(
+    number: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for option in ("--max-time", "--timeout"):
+        status, _, err = _cli(
+            capsys, "verify", "chunkr", "--base-url", "http://127.0.0.1:9", "--key", KEY,
+            option, number,
+        )  # fmt: skip
+        assert 2 == status
+        assert option in err
+
+
+def test_examples_0_without_scenarios_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = _cli(
+        capsys, "verify", "chunkr", "--base-url", "http://127.0.0.1:9", "--key", KEY,
+        "--examples", "0", "--no-shipped-scenarios",
+    )  # fmt: skip
+    assert 2 == status
+    assert "nothing to check" in err
+
+
+def test_a_run_with_zero_checks_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fixture = write_fixture(tmp_path)
+    with serving(fixture) as url:
+        status, out, err = _cli(
+            capsys, "verify", "chunkr", "--base-url", url, "--key", KEY, "--fixtures",
+            str(fixture), "--max-time", "0", "--no-shipped-scenarios", "--out",
+            str(tmp_path / "out"),
+        )  # fmt: skip
+    assert 2 == status, out + err
+    assert "nothing was checked" in err
+
+
+@pytest.mark.parametrize("text", ["", "\n\n\n", '{"log": {"entries": []}}'])
+def test_an_empty_trace_is_not_a_pass(
+    text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / ("t.har" if text.startswith("{") else "t.jsonl")
+    trace.write_text(text, encoding="utf-8")
+    status, _, err = _cli(capsys, "verify", "chunkr", "--trace", str(trace), "--key", KEY)
+    assert 1 == status, err
+    assert "holds no exchange" in err
