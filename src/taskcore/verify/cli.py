@@ -1,7 +1,8 @@
 """The ``taskcore verify`` subcommand: its arguments and how a run becomes an exit status.
 
 Exit status 0: every checked property held and no scenario failed; 1: a divergence
-(a counterexample was written under ``--out``); 2: bad arguments, a bad fixtures or
+(a counterexample was written under ``--out``), or a ``--trace`` holding no exchange; 2: a
+run that checked nothing (zero checks), bad arguments, a bad fixtures or
 scenario file, a system that cannot be reached or reset, or Hypothesis missing.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 from pathlib import Path
 from typing import TextIO
 
@@ -38,7 +40,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify.add_argument("--examples", type=int, default=100, help="random sequences to draw")
     verify.add_argument("--seed", type=int, default=0, help="Hypothesis' seed")
     verify.add_argument(
-        "--max-time", type=float, metavar="SECONDS", help="start no sequence after this"
+        "--max-time",
+        type=float,
+        metavar="SECONDS",
+        help="stop the random sequences after this (checked between steps)",
     )
     verify.add_argument(
         "--max-steps", type=int, default=12, help="the longest random sequence, in steps"
@@ -68,7 +73,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify.add_argument(
         "--replays", type=int, default=3, help="re-runs of a counterexample (default 3)"
     )
-    verify.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    verify.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds per request, the whole answer included"
+    )
     verify.add_argument(
         "--trace",
         type=Path,
@@ -99,8 +106,14 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         ):
             if not low <= value <= high:
                 raise ValueError(f"{name} must be {low} to {high}")
-        if args.timeout <= 0 or (args.max_time is not None and args.max_time < 0):
-            raise ValueError("--timeout must be positive and --max-time not negative")
+        if not math.isfinite(args.timeout) or args.timeout <= 0:
+            raise ValueError("--timeout must be positive (a finite number of seconds)")
+        if args.max_time is not None and (not math.isfinite(args.max_time) or args.max_time < 0):
+            raise ValueError("--max-time must be a finite number of seconds, not negative")
+        if args.examples == 0 and args.no_shipped_scenarios and not args.scenario:
+            raise ValueError(
+                "nothing to check: --examples 0 with --no-shipped-scenarios and no --scenario"
+            )
         fixture = demo_fixture() if args.fixtures is None else parse(args.fixtures)
         scenarios = tuple(load_scenario(path) for path in args.scenario)
         options = Options(
@@ -127,6 +140,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
     for line in summary(report):
         out.write(line + "\n")
+    if report.exit_status == 0 and not any(p.checks for p in report.properties):
+        err.write("taskcore verify: nothing was checked (zero checks): not a pass\n")
+        return 2
     return report.exit_status
 
 
@@ -154,4 +170,7 @@ def _trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
     for line in result.summary():
         out.write(line + "\n")
+    if result.exit_status == 0 and result.exchanges == 0:
+        err.write(f"taskcore verify: {args.trace} holds no exchange: nothing was checked\n")
+        return 1
     return result.exit_status

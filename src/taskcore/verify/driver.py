@@ -128,7 +128,8 @@ def explore(
         examples: how many sequences Hypothesis generates (shrinking runs more).
         seed: Hypothesis' seed: the same seed against the same system draws the same
             sequences.
-        max_time: seconds after which no new sequence is started (``None``: no limit).
+        max_time: seconds after which no new sequence is started and a sequence in
+            flight makes no further step (``None``: no limit).
         max_steps: the longest sequence, in steps.
         progress: called after each sequence.
 
@@ -170,6 +171,9 @@ def explore(
             result.sequences += 1
             try:
                 for index in range(count):
+                    if deadline is not None and time.monotonic() > deadline:
+                        result.timed_out = True  # --max-time also ends a sequence in flight
+                        break
                     step = data.draw(model.operations(), label=f"step {index + 1}")
                     steps.append(step)
                     exchange, found = _make(sut, model, step, bindings, index)

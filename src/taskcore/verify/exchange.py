@@ -20,9 +20,13 @@ key).  The model of the API turns it into headers (:meth:`ApiModel.auth_headers`
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import re
+import socket
+import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, Final
 from urllib.parse import quote, unquote, urlsplit
 
@@ -299,7 +303,9 @@ class HttpClient:
 
     Args:
         base_url: ``http://host:port`` (a path prefix is allowed: ``http://h/p``).
-        timeout: seconds for connecting and for each read.
+        timeout: seconds for the whole exchange (connecting, sending, and reading the
+            status line, headers and body): a total deadline, so a server that trickles
+            its answer a byte at a time is cut off too.
         max_body: the most response bytes read.
 
     Raises:
@@ -333,7 +339,9 @@ class HttpClient:
             Unreachable: no connection, a timeout, an answer that is not HTTP, or a
                 body longer than ``max_body``.
         """
+        deadline = time.monotonic() + self.timeout
         connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        connection.response_class = partial(_DeadlineResponse, deadline=deadline)  # type: ignore[assignment]
         try:
             connection.request(method, self.prefix + path, body=body or None, headers=dict(headers))
             answer = connection.getresponse()
@@ -342,6 +350,47 @@ class HttpClient:
                 raise Unreachable(f"{method} {path}: answer longer than {self.max_body} bytes")
             return answer.status, {k.lower(): v for k, v in answer.getheaders()}, data
         except (OSError, http.client.HTTPException, TimeoutError) as error:
+            if time.monotonic() >= deadline:
+                raise Unreachable(
+                    f"{method} {self.base_url}{path}: no whole answer within {self.timeout} s"
+                ) from None
             raise Unreachable(f"{method} {self.base_url}{path}: {error!r}") from None
         finally:
             connection.close()
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's reading side that gives up at a monotonic ``deadline``: each read
+    waits at most the time left, so the answer as a whole is bounded."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the exchange's deadline passed")
+        self._sock.settimeout(left)
+        return self._sock.recv_into(buffer)
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """An ``http.client`` response read through :class:`_DeadlineReader`."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        debuglevel: int = 0,
+        method: str | None = None,
+        url: str | None = None,
+        *,
+        deadline: float,
+    ) -> None:
+        super().__init__(sock, debuglevel, method, url)
+        self.fp.close()
+        self.fp = io.BufferedReader(_DeadlineReader(sock, deadline))
