@@ -366,6 +366,10 @@ class _DeadlineReader(io.RawIOBase):
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         super().__init__()
         self._sock = sock
+        # Read through the socket's own file object: it holds a reference that keeps
+        # the descriptor open when http.client closes the connection of a
+        # ``Connection: close`` answer before its body is read.
+        self._raw = sock.makefile("rb", buffering=0)
         self._deadline = deadline
 
     def readable(self) -> bool:
@@ -376,7 +380,11 @@ class _DeadlineReader(io.RawIOBase):
         if left <= 0:
             raise TimeoutError("the exchange's deadline passed")
         self._sock.settimeout(left)
-        return self._sock.recv_into(buffer)
+        return self._raw.readinto(buffer) or 0
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 class _DeadlineResponse(http.client.HTTPResponse):
